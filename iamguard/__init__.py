@@ -1,0 +1,36 @@
+"""iamguard: AWS IAM's policy language and evaluation logic for Python web apps.
+
+The public API lives here; everything else is an implementation detail.
+"""
+
+from iamguard.engine.compiler import DEFAULT_CACHE, Policy, PolicyCache, parse_policy
+from iamguard.engine.context import Request
+from iamguard.engine.decision import Decision, Effect, StatementRef
+from iamguard.engine.evaluator import PolicySet, evaluate
+from iamguard.errors import EvaluationError, Finding, IamGuardError, PolicyError
+from iamguard.policy.jsondoc import Limits
+from iamguard.policy.model import PolicyDocument, PolicyKind, StatementEffect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_CACHE",
+    "Decision",
+    "Effect",
+    "EvaluationError",
+    "Finding",
+    "IamGuardError",
+    "Limits",
+    "Policy",
+    "PolicyCache",
+    "PolicyDocument",
+    "PolicyError",
+    "PolicyKind",
+    "PolicySet",
+    "Request",
+    "StatementEffect",
+    "StatementRef",
+    "__version__",
+    "evaluate",
+    "parse_policy",
+]

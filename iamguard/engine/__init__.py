@@ -1,0 +1,1 @@
+"""The evaluation engine: compiled matchers, conditions, and IAM's decision logic."""

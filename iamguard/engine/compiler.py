@@ -1,0 +1,304 @@
+"""Compile a validated PolicyDocument into immutable matchers, and cache the result by content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cachetools
+
+from iamguard.engine.conditions import CompiledCondition
+from iamguard.engine.context import EvaluationState, Request
+from iamguard.engine.patterns import ArnPattern, compile_action
+from iamguard.engine.wildcard import Matcher
+from iamguard.errors import EvaluationError, Finding, PolicyError
+from iamguard.policy.arn import TENANT_ID, PrincipalName, read_principal, split_arn
+from iamguard.policy.jsondoc import DEFAULT_LIMITS, Limits, load_document
+from iamguard.policy.model import PolicyDocument, PolicyKind, PrincipalClause, Statement, StatementEffect
+from iamguard.policy.parser import parse_document
+
+
+class Grant:
+    """How a resource-policy statement named the request's principal. Decides which other
+    policies can still cap a same-tenant grant (IAM's evaluation table)."""
+
+    EVERYONE = "everyone"
+    USER = "user"
+    SESSION = "session"
+    ROLE = "role"
+    ACCOUNT = "account"
+    EXTERNAL = "external"  # a federated or service principal named exactly
+
+
+# Strongest first: a grant lower in this list is capped by more of the other policies.
+GRANT_STRENGTH = {
+    Grant.EVERYONE: 0, Grant.USER: 0, Grant.SESSION: 0, Grant.EXTERNAL: 0, Grant.ROLE: 1, Grant.ACCOUNT: 2,
+}
+
+
+class CompiledPrincipal:
+    __slots__ = ("clause", "everyone", "external", "names")
+
+    def __init__(self, clause: PrincipalClause) -> None:
+        self.clause = clause
+        self.everyone = clause.everyone
+        self.names: list[PrincipalName] = []
+        self.external: frozenset[str] = frozenset(
+            entry.value for entry in clause.entries if entry.type in ("Service", "Federated")
+        )
+        for entry in clause.entries:
+            if entry.type != "AWS":
+                continue
+            if TENANT_ID.fullmatch(entry.value) and split_arn(entry.value) is None:
+                self.names.append(PrincipalName(entry.value, "root", "", entry.value))
+            else:
+                self.names.append(read_principal(entry.value))
+
+    def grant_for(self, principal: PrincipalName) -> str | None:
+        """The strongest way this clause names `principal`, or None."""
+        if self.everyone:
+            return Grant.EVERYONE
+        if principal.kind == "external" or principal.kind == "oidc-provider":
+            return Grant.EXTERNAL if principal.text in self.external else None
+        best: str | None = None
+        for name in self.names:
+            grant = _names(name, principal, negated=self.clause.negated)
+            if grant is not None and (best is None or GRANT_STRENGTH[grant] < GRANT_STRENGTH[best]):
+                best = grant
+        return best
+
+
+def _names(entry: PrincipalName, principal: PrincipalName, *, negated: bool) -> str | None:
+    if entry.kind == "root":
+        if not entry.account or entry.account != principal.account:
+            return None
+        if entry.partition and principal.partition and entry.partition != principal.partition:
+            return None
+        # In NotPrincipal an account exempts only the account itself, not everyone in it.
+        if negated and principal.kind != "root":
+            return None
+        return Grant.ACCOUNT
+    if entry.text == principal.text:
+        return {"user": Grant.USER, "assumed-role": Grant.SESSION, "role": Grant.ROLE}.get(principal.kind, Grant.USER)
+    if (
+        not negated
+        and entry.kind == "role"
+        and principal.kind == "assumed-role"
+        and entry.account == principal.account
+        and entry.partition == principal.partition
+        and entry.name == principal.name
+    ):
+        return Grant.ROLE  # a role ARN covers every session of that role
+    return None
+
+
+class CompiledStatement:
+    """One statement as matchers. Immutable after construction; safe to share across threads."""
+
+    __slots__ = (
+        "action_matchers", "conditions", "effect", "index_accounts", "is_deny", "not_action", "not_resource",
+        "principal", "resource_patterns", "statement",
+    )
+
+    def __init__(self, statement: Statement, *, variables: bool) -> None:
+        self.statement = statement
+        self.effect = statement.effect
+        self.is_deny = statement.effect is StatementEffect.DENY
+        self.not_action = statement.not_action
+        self.action_matchers: tuple[Matcher, ...] = tuple(compile_action(action) for action in statement.actions)
+        self.not_resource = statement.not_resource
+        self.resource_patterns = tuple(ArnPattern(text, variables=variables) for text in statement.resources)
+        self.principal = CompiledPrincipal(statement.principal) if statement.principal else None
+        self.conditions = tuple(CompiledCondition(entry, variables=variables) for entry in statement.conditions)
+        accounts = {pattern.account for pattern in self.resource_patterns}
+        # Statements whose every resource names one literal tenant are indexed under it.
+        self.index_accounts: frozenset[str] | None = (
+            frozenset(accounts)  # type: ignore[arg-type]
+            if accounts and None not in accounts and not self.not_resource and "" not in accounts
+            else None
+        )
+
+    def matches_action(self, action_lower: str) -> bool:
+        hit = any(matcher(action_lower) for matcher in self.action_matchers)
+        return hit != self.not_action
+
+    def matches_resource(self, request: Request, state: EvaluationState | None) -> bool:
+        if not self.resource_patterns:  # trust policies: the role is the resource
+            return True
+        parts, head = request.resource_parts, request.resource_head
+        hit = any(pattern.match(parts, head, state) for pattern in self.resource_patterns)
+        if not hit and parts is None and not self.not_resource:
+            hit = any(pattern.matches_everything for pattern in self.resource_patterns)
+        return hit != self.not_resource
+
+    def grant_for(self, state: EvaluationState) -> str | None:
+        """For statements with a Principal element: how the request principal is named."""
+        assert self.principal is not None
+        principal = state.request.principal_name
+        grant = self.principal.grant_for(principal)
+        if not self.principal.clause.negated:
+            return grant
+        # NotPrincipal: applies to everyone not listed; a principal with a permissions boundary
+        # is never exempt (IAM documents this for NotPrincipal with Deny).
+        if grant is None or state.has_boundary:
+            return Grant.EVERYONE
+        return None
+
+    def conditions_hold(self, state: EvaluationState) -> bool:
+        for condition in self.conditions:
+            if not condition.evaluate(state):
+                return False
+        return True
+
+    def applies(self, request: Request, state: EvaluationState) -> bool:
+        """Resource, principal and conditions (the action was matched by the index).
+        An error counts as applying for Deny and as not applying for Allow: never fail open."""
+        try:
+            if not self.matches_resource(request, state):
+                return False
+            if self.principal is not None and self.grant_for(state) is None:
+                return False
+            return self.conditions_hold(state)
+        except EvaluationError as exc:
+            state.errors.append(f"{self.statement.label}: {exc}")
+            return self.is_deny
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated, compiled, immutable policy. `evaluate` and `PolicySet` take it as is."""
+
+    document: PolicyDocument
+    statements: tuple[CompiledStatement, ...]
+    digest: str
+    name: str | None = None
+
+    @property
+    def kind(self) -> PolicyKind:
+        return self.document.kind
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.document.to_dict()
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Policy{label} {self.kind.value} {len(self.statements)} statements {self.digest[:12]}>"
+
+
+def compile_document(document: PolicyDocument, digest: str, name: str | None = None) -> Policy:
+    variables = document.variables_enabled
+    statements = tuple(CompiledStatement(statement, variables=variables) for statement in document.statements)
+    return Policy(document, statements, digest, name)
+
+
+class PolicyCache:
+    """Compiled documents keyed by (kind, content hash, limits), bounded LRU, thread-safe."""
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._cache: cachetools.LRUCache[tuple[Any, ...], Policy] = cachetools.LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    @property
+    def maxsize(self) -> int:
+        return int(self._cache.maxsize)
+
+    def resize(self, maxsize: int) -> None:
+        with self._lock:
+            old = self._cache
+            self._cache = cachetools.LRUCache(maxsize=maxsize)
+            for key, value in list(old.items())[-maxsize:]:
+                self._cache[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def get_or_compile(self, source: Any, kind: PolicyKind, limits: Limits) -> Policy:
+        digest = _digest(source)
+        key = (kind, digest, limits)
+        if digest is not None:
+            with self._lock:
+                cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        data = load_document(source, limits)
+        document = parse_document(data, kind, limits)
+        policy = compile_document(document, digest or _digest(json.dumps(data, sort_keys=True)) or "")
+        if digest is not None:
+            with self._lock:
+                self._cache[key] = policy
+        return policy
+
+
+DEFAULT_CACHE = PolicyCache()
+
+
+def _digest(source: Any) -> str | None:
+    if isinstance(source, str):
+        raw = source.encode("utf-8", "surrogatepass")
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    elif isinstance(source, Mapping):
+        try:
+            raw = json.dumps(source, sort_keys=True, separators=(",", ":"), allow_nan=True).encode(
+                "utf-8", "surrogatepass")
+        except (TypeError, ValueError, RecursionError):
+            return None  # the loader will report what is wrong with it
+    else:
+        return None  # paths are read fresh: the file may change
+    return hashlib.sha256(raw).hexdigest()
+
+
+_KINDS = {kind.value: kind for kind in PolicyKind}
+
+
+def as_kind(kind: PolicyKind | str) -> PolicyKind:
+    if isinstance(kind, PolicyKind):
+        return kind
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown policy kind {kind!r}; use one of {', '.join(_KINDS)}") from None
+
+
+def parse_policy(
+    source: Any,
+    kind: PolicyKind | str = PolicyKind.IDENTITY,
+    *,
+    name: str | None = None,
+    limits: Limits | None = None,
+    cache: PolicyCache | None = None,
+) -> Policy:
+    """Parse, validate and compile a policy given as JSON text, bytes, a mapping or a path.
+
+    Raises PolicyError listing every problem. Results are cached by content, so parsing the same
+    document twice costs one hash.
+    """
+    policy_kind = as_kind(kind)
+    if isinstance(source, Policy):
+        return coerce_policy(source, policy_kind, name)
+    compiled = (cache or DEFAULT_CACHE).get_or_compile(source, policy_kind, limits or DEFAULT_LIMITS)
+    return replace(compiled, name=name) if name is not None else compiled
+
+
+def coerce_policy(source: Any, kind: PolicyKind, name: str | None = None) -> Policy:
+    """Accept anything `parse_policy` takes, or a Policy already compiled for a compatible use."""
+    if isinstance(source, Policy):
+        compatible = source.kind is kind or (
+            {source.kind, kind} <= {PolicyKind.RESOURCE, PolicyKind.TRUST}
+        ) or ({source.kind, kind} <= {PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION})
+        if not compatible:
+            raise PolicyError([Finding("", f"a {source.kind.value} policy was given where a {kind.value} "
+                                           "policy is expected", "WrongPolicyKind")])
+        return replace(source, name=name) if name is not None and name != source.name else source
+    if isinstance(source, os.PathLike) or isinstance(source, (str, bytes, bytearray, Mapping)):
+        return parse_policy(source, kind, name=name)
+    raise PolicyError([Finding("", f"cannot read a policy from a {type(source).__name__}", "InvalidType")])

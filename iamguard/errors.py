@@ -1,0 +1,54 @@
+"""The exception hierarchy. Every error iamguard raises on purpose derives from IamGuardError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class IamGuardError(Exception):
+    """Base class of every error raised by iamguard."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in a policy document, located by a JSON pointer (RFC 6901)."""
+
+    pointer: str
+    message: str
+    code: str = "InvalidPolicy"
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message}"
+
+
+def escape_pointer_token(token: object) -> str:
+    """Escape one reference token of a JSON pointer ('~' and '/' per RFC 6901)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def join_pointer(base: str, *tokens: object) -> str:
+    return base + "".join("/" + escape_pointer_token(token) for token in tokens)
+
+
+class PolicyError(IamGuardError, ValueError):
+    """A policy document is malformed or invalid. Carries every finding at once."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        self.findings: tuple[Finding, ...] = tuple(findings)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if len(self.findings) == 1:
+            return f"invalid policy: {self.findings[0]}"
+        lines = [f"invalid policy ({len(self.findings)} problems):"]
+        lines.extend(f"  {finding}" for finding in self.findings)
+        return "\n".join(lines)
+
+
+class EvaluationError(IamGuardError):
+    """A condition could not be evaluated against the request (for example an unparsable value).
+
+    Never escapes the evaluator: an Allow statement that errors does not apply, a Deny statement
+    that errors denies.
+    """

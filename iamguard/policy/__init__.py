@@ -1,0 +1,1 @@
+"""The policy language: strict JSON loading, validation, and the immutable document model."""

@@ -1,0 +1,180 @@
+"""Strict JSON loading for policy documents.
+
+Python's json module keeps the last of two duplicate keys, accepts NaN and Infinity, and
+recurses without a bound. Each of those has broken authorization systems, so policy text goes
+through this loader: duplicates, non-finite numbers, oversized and deeply nested documents, and
+characters outside IAM's policy character set are all errors with a JSON pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iamguard.errors import Finding, PolicyError, join_pointer
+
+DEFAULT_MAX_BYTES = 128 * 1024
+DEFAULT_MAX_DEPTH = 16
+DEFAULT_MAX_STATEMENTS = 500
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a policy document. The defaults suit every document IAM itself accepts."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_statements: int = DEFAULT_MAX_STATEMENTS
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class _JsonObject(dict):  # type: ignore[type-arg]
+    """A decoded JSON object that remembers keys it saw more than once (reported with a pointer)."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+def _record_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = _JsonObject()
+    duplicates: list[str] = []
+    for key, value in pairs:
+        if key in result and key not in duplicates:
+            duplicates.append(key)
+        result[key] = value
+    if duplicates:
+        result.duplicate_keys = tuple(duplicates)
+    return result
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def _allowed_char(char: str) -> bool:
+    # IAM accepts TAB, LF, CR and U+0020..U+00FF in policy text; everything else (controls,
+    # bidi overrides, other scripts) could hide content from a reviewer.
+    code = ord(char)
+    return 0x20 <= code <= 0xFF and code != 0x7F or char in "\t\n\r"
+
+
+def _check_text(text: str, pointer: str, findings: list[Finding]) -> None:
+    for index, char in enumerate(text):
+        if not _allowed_char(char):
+            findings.append(
+                Finding(
+                    pointer,
+                    f"character U+{ord(char):04X} at offset {index} is not allowed in a policy; "
+                    "use printable Latin-1 text",
+                    "InvalidCharacter",
+                )
+            )
+            return
+
+
+def _measure(value: Any, limits: Limits, findings: list[Finding]) -> None:
+    """Walk a decoded document iteratively: depth, value types, character set."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack:
+        node, pointer, depth = stack.pop()
+        if depth > limits.max_depth:
+            findings.append(
+                Finding(pointer, f"document is nested deeper than {limits.max_depth} levels", "TooDeep")
+            )
+            return
+        if isinstance(node, Mapping):
+            for key in getattr(node, "duplicate_keys", ()):
+                findings.append(
+                    Finding(join_pointer(pointer, key),
+                            f"key {key!r} appears twice in one object; keep exactly one", "DuplicateKey")
+                )
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    findings.append(Finding(pointer, f"object key {key!r} is not a string", "InvalidType"))
+                    continue
+                child_pointer = join_pointer(pointer, key)
+                _check_text(key, child_pointer, findings)
+                stack.append((child, child_pointer, depth + 1))
+        elif isinstance(node, (list, tuple)):
+            for index, child in enumerate(node):
+                stack.append((child, join_pointer(pointer, index), depth + 1))
+        elif isinstance(node, str):
+            _check_text(node, pointer, findings)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                findings.append(Finding(pointer, "numbers must be finite", "InvalidNumber"))
+        elif node is None or isinstance(node, (bool, int)):
+            pass
+        else:
+            findings.append(
+                Finding(pointer, f"a {type(node).__name__} is not a JSON value", "InvalidType")
+            )
+
+
+def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Turn str/bytes JSON text, a path, or an already decoded mapping into checked JSON data.
+
+    A `str` is always JSON text, never a file name: reading files is opt-in through a
+    `pathlib.Path` (or any `os.PathLike`), so a policy string can never make iamguard open a file.
+    """
+    if isinstance(source, os.PathLike):
+        try:
+            with open(source, "rb") as handle:
+                source = handle.read(limits.max_bytes + 1)
+        except OSError as exc:
+            raise PolicyError([Finding("", f"cannot read policy file: {exc.strerror}", "Unreadable")]) from None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+        if len(raw) > limits.max_bytes:
+            raise PolicyError([_too_large(len(raw), limits)])
+        try:
+            source = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError([Finding("", f"policy is not valid UTF-8 (byte {exc.start})", "InvalidJson")]) from None
+    if isinstance(source, str):
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > limits.max_bytes:
+            raise PolicyError([_too_large(size, limits)])
+        try:
+            data = json.loads(source, object_pairs_hook=_record_duplicates, parse_constant=_reject_constant)
+        except _NonFinite as bad:
+            raise PolicyError([Finding("", f"{bad.args[0]} is not a valid JSON number", "InvalidNumber")]) from None
+        except RecursionError:
+            raise PolicyError([Finding("", "document is nested too deeply", "TooDeep")]) from None
+        except json.JSONDecodeError as exc:
+            raise PolicyError(
+                [Finding("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "InvalidJson")]
+            ) from None
+    elif isinstance(source, Mapping):
+        data = source
+        try:
+            size = len(json.dumps(source, allow_nan=True, default=str).encode("utf-8", "surrogatepass"))
+        except (RecursionError, ValueError):
+            raise PolicyError([Finding("", "document is nested too deeply", "TooDeep")]) from None
+        if size > limits.max_bytes:
+            raise PolicyError([_too_large(size, limits)])
+    else:
+        raise PolicyError(
+            [Finding("", f"a policy must be JSON text, bytes, a path or a mapping, not {type(source).__name__}",
+                     "InvalidType")]
+        )
+    findings: list[Finding] = []
+    _measure(data, limits, findings)
+    if findings:
+        raise PolicyError(findings)
+    return data
+
+
+def _too_large(size: int, limits: Limits) -> Finding:
+    return Finding(
+        "", f"document is {size} bytes; the limit is {limits.max_bytes} bytes", "TooLarge"
+    )

@@ -1,0 +1,175 @@
+"""Reading typed values, shared by the parser (policy values) and the evaluator (request values).
+
+One function per type, so a policy value and a request value are always read by the same rules:
+a disagreement between two parsers of the same text is how IP and time restrictions get bypassed.
+Every reader raises ValueError with a message fit for an error report.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_EPOCH = re.compile(r"-?[0-9]{1,12}", re.ASCII)
+_DATE = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
+    r"(?:T(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
+    r"(?P<zone>Z|[+-][0-9]{2}:?[0-9]{2}))?",
+    re.ASCII,
+)
+NetworkAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def to_text(value: object) -> str:
+    """The text form IAM compares for string operators: booleans as true/false, numbers in decimal."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a non-finite number has no text form")
+        return repr(value) if not value.is_integer() else str(int(value))
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise ValueError(f"a {type(value).__name__} cannot be compared as text")
+
+
+def to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("numbers must be finite")
+        return value
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+            pass
+    raise ValueError(f"{_show(value)} is not a number (write digits with an optional sign and decimal point)")
+
+
+def to_datetime(value: object) -> datetime:
+    """An aware UTC datetime from ISO 8601 text (with an offset, or a bare date) or epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a date")
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a datetime without a time zone is ambiguous; pass an aware datetime")
+        return value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, int):
+        return _from_epoch(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return _from_epoch(value)
+    if isinstance(value, str):
+        if _EPOCH.fullmatch(value):
+            return _from_epoch(int(value))
+        match = _DATE.fullmatch(value)
+        if match:
+            return _from_match(match, value)
+    raise ValueError(
+        f"{_show(value)} is not a date; use ISO 8601 such as 2024-07-01T12:00:00Z, a date such as "
+        "2024-07-01, or epoch seconds"
+    )
+
+
+def _from_epoch(seconds: float) -> datetime:
+    try:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"epoch time {seconds} is out of range") from None
+
+
+def _from_match(match: re.Match[str], text: str) -> datetime:
+    parts = match.groupdict()
+    if parts["hour"] is not None and parts["zone"] is None:  # pragma: no cover - regex requires a zone
+        raise ValueError(f"{text!r} has a time but no time zone; add 'Z' or an offset like +02:00")
+    zone = timezone.utc
+    if parts["zone"] and parts["zone"] != "Z":
+        sign = 1 if parts["zone"][0] == "+" else -1
+        digits = parts["zone"][1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        if offset >= timedelta(hours=24):
+            raise ValueError(f"{text!r} has an invalid time zone offset")
+        zone = timezone(sign * offset)
+    fraction = (parts["fraction"] or "0")[:6].ljust(6, "0")
+    try:
+        moment = datetime(
+            int(parts["year"]), int(parts["month"]), int(parts["day"]),
+            int(parts["hour"] or 0), int(parts["minute"] or 0), int(parts["second"] or 0),
+            int(fraction), tzinfo=zone,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid date: {exc}") from None
+    return moment.astimezone(timezone.utc)
+
+
+def to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    raise ValueError(f"{_show(value)} is not a boolean; use true or false")
+
+
+def to_network(value: object) -> Network:
+    """A CIDR block from a policy. A bare address means a single host (/32 or /128)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{_show(value)} is not an IP address or CIDR block")
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"{_show(value)} is not an IP address or CIDR block (for example 203.0.113.0/24 or 2001:db8::/32)"
+        ) from None
+
+
+def to_address(value: object) -> NetworkAddress:
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{_show(value)} is not an IP address")
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{_show(value)} is not an IP address") from None
+
+
+def to_binary(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            pass
+    raise ValueError(f"{_show(value)} is not base64-encoded binary data")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

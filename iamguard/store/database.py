@@ -1,0 +1,144 @@
+"""One SQLite file shared by every component (directory, credentials, audit).
+
+- WAL journal, so readers never block the writer and several processes (gunicorn workers) can
+  share the file;
+- one connection per thread;
+- `transaction()` takes the write lock up front (BEGIN IMMEDIATE), so a read-then-write inside
+  it is atomic across processes;
+- migrations are registered per component and applied forward only, recorded in
+  `schema_versions`;
+- a global generation counter, bumped in the same transaction as every write, lets caches in
+  every process detect that something changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from iamguard.errors import IamGuardError
+
+
+class StoreError(IamGuardError):
+    """The store could not be read or written. Authorization that needs it must deny."""
+
+
+class Database:
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._migrate_lock = threading.Lock()
+        with self.transaction() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            connection.execute("CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                               "value INTEGER NOT NULL)")
+            connection.execute("INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0)")
+
+    def connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                             check_same_thread=True)
+                connection.row_factory = sqlite3.Row
+                if self.path != ":memory:":
+                    connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA foreign_keys=ON")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the store at {self.path!r}: {exc}") from None
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. Everything inside commits together or not at all."""
+        connection = self.connection()
+        if connection.in_transaction:  # nested use joins the outer transaction
+            yield connection
+            return
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot start a transaction: {exc}") from None
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                connection.execute("ROLLBACK")
+                raise StoreError(f"cannot commit: {exc}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read snapshot (several SELECTs see one state of the file)."""
+        connection = self.connection()
+        if connection.in_transaction:
+            yield connection
+            return
+        try:
+            connection.execute("BEGIN")
+            try:
+                yield connection
+            finally:
+                connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store: {exc}") from None
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        """Apply `migrations[n:]` for a component at schema version n. Each entry is one SQL script."""
+        with self._migrate_lock, self.transaction() as connection:
+            row = connection.execute("SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
+            current = row["version"] if row else 0
+            if current > len(migrations):
+                raise StoreError(
+                    f"the store's {component} schema is version {current}, newer than this iamguard knows "
+                    f"({len(migrations)}); upgrade iamguard"
+                )
+            for script in migrations[current:]:
+                for statement in _split_script(script):
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_versions (component, version) VALUES (?, ?) "
+                "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                (component, len(migrations)),
+            )
+
+    def schema_version(self, component: str) -> int:
+        row = self.connection().execute(
+            "SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
+        return int(row["version"]) if row else 0
+
+    def generation(self) -> int:
+        try:
+            row = self.connection().execute("SELECT value FROM generation WHERE id = 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store generation: {exc}") from None
+        return int(row["value"])
+
+    @staticmethod
+    def bump_generation(connection: sqlite3.Connection) -> None:
+        """Call inside every write transaction that changes what a decision could depend on."""
+        connection.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def _split_script(script: str) -> list[str]:
+    # sqlite3's executescript commits implicitly, which would break the migration transaction.
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

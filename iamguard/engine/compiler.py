@@ -102,7 +102,7 @@ class CompiledStatement:
 
     __slots__ = (
         "action_matchers", "conditions", "effect", "index_accounts", "is_deny", "not_action", "not_resource",
-        "principal", "resource_patterns", "statement",
+        "principal", "resource_patterns", "resource_tests", "statement",
     )
 
     def __init__(self, statement: Statement, *, variables: bool) -> None:
@@ -113,6 +113,7 @@ class CompiledStatement:
         self.action_matchers: tuple[Matcher, ...] = tuple(compile_action(action) for action in statement.actions)
         self.not_resource = statement.not_resource
         self.resource_patterns = tuple(ArnPattern(text, variables=variables) for text in statement.resources)
+        self.resource_tests = tuple(pattern.match_request for pattern in self.resource_patterns)
         self.principal = CompiledPrincipal(statement.principal) if statement.principal else None
         self.conditions = tuple(CompiledCondition(entry, variables=variables) for entry in statement.conditions)
         accounts = {pattern.account for pattern in self.resource_patterns}
@@ -128,13 +129,13 @@ class CompiledStatement:
         return hit != self.not_action
 
     def matches_resource(self, request: Request, state: EvaluationState | None) -> bool:
-        if not self.resource_patterns:  # trust policies: the role is the resource
+        tests = self.resource_tests
+        if not tests:  # trust policies: the role is the resource
             return True
-        parts, head = request.resource_parts, request.resource_head
-        hit = any(pattern.match(parts, head, state) for pattern in self.resource_patterns)
-        if not hit and parts is None and not self.not_resource:
-            hit = any(pattern.matches_everything for pattern in self.resource_patterns)
-        return hit != self.not_resource
+        for test in tests:
+            if test(request, state):
+                return not self.not_resource
+        return self.not_resource
 
     def grant_for(self, state: EvaluationState) -> str | None:
         """For statements with a Principal element: how the request principal is named."""
@@ -299,6 +300,6 @@ def coerce_policy(source: Any, kind: PolicyKind, name: str | None = None) -> Pol
             raise PolicyError([Finding("", f"a {source.kind.value} policy was given where a {kind.value} "
                                            "policy is expected", "WrongPolicyKind")])
         return replace(source, name=name) if name is not None and name != source.name else source
-    if isinstance(source, os.PathLike) or isinstance(source, (str, bytes, bytearray, Mapping)):
+    if isinstance(source, (os.PathLike, str, bytes, bytearray, Mapping)):
         return parse_policy(source, kind, name=name)
     raise PolicyError([Finding("", f"cannot read a policy from a {type(source).__name__}", "InvalidType")])

@@ -48,14 +48,15 @@ def _any_of(test: Callable[[Any, Any], bool], policy_values: tuple[Any, ...]) ->
 
 
 class CompiledCondition:
-    __slots__ = ("_arn_patterns", "_dynamic", "_static", "entry", "family", "if_exists", "key", "negated",
-                 "qualifier")
+    __slots__ = ("_arn_patterns", "_dynamic", "_static", "entry", "family", "family_code", "if_exists", "key",
+                 "negated", "qualifier")
 
     def __init__(self, entry: ConditionEntry, *, variables: bool) -> None:
         self.entry = entry
         self.key = entry.key_lower
         base = entry.operator.base
         self.family = base.family
+        self.family_code = base.family.value
         self.negated = base.negated
         self.qualifier = entry.operator.qualifier
         self.if_exists = entry.operator.if_exists
@@ -107,9 +108,14 @@ class CompiledCondition:
         if family is Family.BINARY:
             return frozenset(readers.to_binary(value) for value in raw_values).__contains__
         if family is Family.IP:
-            networks = tuple(readers.to_network(value) for value in raw_values)
+            # Addresses arrive as (version, integer); a network is (version, base, mask), so
+            # containment is one AND and never matches across IP versions.
+            networks = tuple(
+                (network.version, int(network.network_address), int(network.netmask))
+                for network in (readers.to_network(value) for value in raw_values)
+            )
             return lambda address: any(
-                address.version == network.version and address in network for network in networks
+                address[0] == version and address[1] & mask == base for version, base, mask in networks
             )
         raise AssertionError(f"unhandled family {family}")  # pragma: no cover
 
@@ -154,7 +160,7 @@ class CompiledCondition:
                 state.missing.add(self.key)
             wanted_absent = {readers.to_bool(value) for value in self.entry.values}
             return (not present) in wanted_absent
-        request_values = state.coerced(self.key, self.family)
+        request_values = state.coerced(self.key, self.family_code)
         if request_values is None:
             if self.if_exists:
                 return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from iamguard.errors import EvaluationError
@@ -11,15 +11,6 @@ from iamguard.policy import values as readers
 from iamguard.policy.arn import PrincipalName, read_principal, split_arn
 from iamguard.policy.operators import Family
 
-_READERS = {
-    Family.STRING: readers.to_text,
-    Family.ARN: readers.to_text,
-    Family.NUMERIC: readers.to_decimal,
-    Family.DATE: readers.to_datetime,
-    Family.BOOL: readers.to_bool,
-    Family.BINARY: readers.to_binary,
-    Family.IP: readers.to_address,
-}
 _MULTI = (list, tuple, set, frozenset)
 
 
@@ -42,51 +33,114 @@ def _normalize_context(context: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]
     return normalized
 
 
-@dataclass(frozen=True)
 class Request:
-    """One authorization question. `context` is the whole request context: nothing is added."""
+    """One authorization question: who (`principal` ARN), does what (`action`), to what
+    (`resource` ARN), in which `context`. The context is the whole request context: the evaluator
+    adds nothing. Immutable; built on every request, so construction is kept cheap."""
+
+    __slots__ = ("__dict__", "_values", "action", "action_lower", "context", "principal", "resource",
+                 "resource_account", "resource_head", "resource_parts")
 
     principal: str
     action: str
     resource: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-    _values: dict[str, tuple[Any, ...]] = field(init=False, repr=False, compare=False)
-    _multi: frozenset[str] = field(init=False, repr=False, compare=False)
-    action_lower: str = field(init=False, repr=False, compare=False)
-    resource_parts: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
-    resource_head: str = field(init=False, repr=False, compare=False)
-    resource_account: str = field(init=False, repr=False, compare=False)
-    principal_name: PrincipalName = field(init=False, repr=False, compare=False)
+    context: Mapping[str, Any]
+    action_lower: str
+    resource_parts: tuple[str, str, str, str, str, str] | None
+    resource_head: str
+    resource_account: str
 
-    def __post_init__(self) -> None:
-        for name in ("principal", "action", "resource"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"Request.{name} must be a string")
-        if not isinstance(self.context, Mapping):
-            raise TypeError("Request.context must be a mapping")
+    def __init__(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None) -> None:
+        if not (isinstance(principal, str) and isinstance(action, str) and isinstance(resource, str)):
+            raise TypeError("Request principal, action and resource must be strings")
+        if context is None:
+            context = {}
+        elif not isinstance(context, Mapping):
+            raise TypeError("Request context must be a mapping")
         setter = object.__setattr__
-        setter(self, "_values", _normalize_context(self.context))
-        setter(self, "_multi", frozenset(
-            key.lower() for key, value in self.context.items() if isinstance(value, _MULTI)))
-        setter(self, "action_lower", self.action.lower())
-        parts = split_arn(self.resource)
+        setter(self, "principal", principal)
+        setter(self, "action", action)
+        setter(self, "resource", resource)
+        setter(self, "context", context)
+        setter(self, "_values", _normalize_context(context))
+        setter(self, "action_lower", action.lower())
+        parts = split_arn(resource)
         setter(self, "resource_parts", parts)
-        setter(self, "resource_head", self.resource[: len(self.resource) - len(parts[5])] if parts else "")
-        setter(self, "resource_account", parts[4] if parts else "")
-        setter(self, "principal_name", read_principal(self.principal))
+        if parts is None:
+            setter(self, "resource_head", "")
+            setter(self, "resource_account", "")
+        else:
+            setter(self, "resource_head", resource[: len(resource) - len(parts[5])])
+            setter(self, "resource_account", parts[4])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Request is immutable; use with_context() for a modified copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Request is immutable")
+
+    def __repr__(self) -> str:
+        return (f"Request(principal={self.principal!r}, action={self.action!r}, resource={self.resource!r}, "
+                f"context={dict(self.context)!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (self.principal, self.action, self.resource, dict(self.context)) == (
+            other.principal, other.action, other.resource, dict(other.context))
+
+    __hash__ = None  # type: ignore[assignment]  # the context is a mutable mapping
+
+    @cached_property
+    def principal_name(self) -> PrincipalName:
+        return read_principal(self.principal)
+
+    @cached_property
+    def principal_account(self) -> str:
+        parts = self.principal.split(":", 5)
+        return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 
     def values(self, key_lower: str) -> tuple[Any, ...] | None:
         return self._values.get(key_lower)
 
-    def is_multivalued(self, key_lower: str) -> bool:
-        return key_lower in self._multi
-
-    def with_context(self, **updates: Any) -> Request:
-        """A copy with some context keys replaced (a value of None removes the key)."""
-        merged = {key: value for key, value in self.context.items() if key.lower() not in
-                  {name.lower() for name in updates}}
+    def with_context(self, updates: Mapping[str, Any]) -> Request:
+        """A copy with some context keys replaced; a value of None removes the key."""
+        replaced = {name.lower() for name in updates}
+        merged = {key: value for key, value in self.context.items() if key.lower() not in replaced}
         merged.update({key: value for key, value in updates.items() if value is not None})
         return Request(self.principal, self.action, self.resource, merged)
+
+
+_ADDRESS_CACHE: dict[str, tuple[int, int]] = {}
+_ADDRESS_CACHE_LIMIT = 4096
+
+
+def read_address(value: object) -> tuple[int, int]:
+    """(IP version, integer) of a request address. Parsing with ipaddress is strict but slow, and
+    the same few addresses recur, so parsed text is memoized (bounded)."""
+    if isinstance(value, str):
+        cached = _ADDRESS_CACHE.get(value)
+        if cached is None:
+            address = readers.to_address(value)
+            cached = (address.version, int(address))
+            if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_LIMIT:
+                _ADDRESS_CACHE.clear()
+            _ADDRESS_CACHE[value] = cached
+        return cached
+    address = readers.to_address(value)
+    return (address.version, int(address))
+
+
+# Keyed by the family's value: hashing a str is cheaper than hashing an Enum member.
+_READERS: dict[str, Any] = {
+    Family.STRING.value: readers.to_text,
+    Family.ARN.value: readers.to_text,
+    Family.NUMERIC.value: readers.to_decimal,
+    Family.DATE.value: readers.to_datetime,
+    Family.BOOL.value: readers.to_bool,
+    Family.BINARY.value: readers.to_binary,
+    Family.IP.value: read_address,
+}
 
 
 class EvaluationState:
@@ -94,19 +148,20 @@ class EvaluationState:
 
     __slots__ = ("_coerced", "errors", "has_boundary", "missing", "request")
 
-    def __init__(self, request: Request, *, has_boundary: bool = False) -> None:
+    def __init__(self, request: Request, has_boundary: bool = False) -> None:
         self.request = request
         self.has_boundary = has_boundary
-        self._coerced: dict[tuple[str, Family], tuple[Any, ...]] = {}
+        self._coerced: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.errors: list[str] = []
         self.missing: set[str] = set()
 
-    def coerced(self, key_lower: str, family: Family) -> tuple[Any, ...] | None:
+    def coerced(self, key_lower: str, family: str) -> tuple[Any, ...] | None:
+        """The request's values for a key read as `family` (a Family value), or None if absent."""
         cache_key = (key_lower, family)
         cached = self._coerced.get(cache_key)
         if cached is not None:
             return cached
-        raw = self.request.values(key_lower)
+        raw = self.request._values.get(key_lower)
         if raw is None:
             self.missing.add(key_lower)
             return None

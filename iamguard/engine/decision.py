@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from iamguard.policy.model import PolicyKind, StatementEffect
 
 if TYPE_CHECKING:
     from iamguard.engine.context import Request
+    from iamguard.engine.evaluator import PolicySet
     from iamguard.engine.explain import Trace
 
 
@@ -42,7 +42,7 @@ class StatementRef:
 class Decision:
     """The answer to one request. Cheap to build; the explanation is computed only when asked."""
 
-    __slots__ = ("_trace", "_tracer", "effect", "error", "errors", "request", "statements")
+    __slots__ = ("_source", "_trace", "effect", "error", "errors", "request", "statements")
 
     def __init__(
         self,
@@ -52,14 +52,14 @@ class Decision:
         *,
         errors: tuple[str, ...] = (),
         error: str | None = None,
-        tracer: Callable[[], Trace] | None = None,
+        source: PolicySet | None = None,
     ) -> None:
         self.effect = effect
         self.request = request
         self.statements = statements  # the statements that decided: the Deny, or the Allow(s)
         self.errors = errors  # conditions that could not be evaluated (each fails closed)
         self.error = error  # set when evaluation itself failed; the decision is then a deny
-        self._tracer = tracer
+        self._source = source  # the policy set that decided, kept to trace it on demand
         self._trace: Trace | None = None
 
     @property
@@ -70,8 +70,8 @@ class Decision:
         return self.allowed
 
     def trace(self) -> Trace | None:
-        if self._trace is None and self._tracer is not None:
-            self._trace = self._tracer()
+        if self._trace is None and self._source is not None:
+            self._trace = self._source.trace(self.request)
         return self._trace
 
     @property

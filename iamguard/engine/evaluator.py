@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from iamguard.engine.compiler import GRANT_STRENGTH, CompiledStatement, Grant, Policy, coerce_policy
@@ -22,48 +21,51 @@ from iamguard.policy.model import PolicyKind
 _MEMO_LIMIT = 4096
 
 
-@dataclass(frozen=True)
 class Entry:
     """A statement together with the policy it came from (policies are shared, labels are not)."""
 
-    label: str
-    kind: PolicyKind
-    statement: CompiledStatement
-    position: int
+    __slots__ = ("kind", "label", "position", "ref", "statement")
 
-    def ref(self) -> StatementRef:
-        source = self.statement.statement
-        return StatementRef(self.label, self.kind, source.index, source.sid, source.effect, source.pointer)
+    def __init__(self, label: str, kind: PolicyKind, statement: CompiledStatement, position: int) -> None:
+        self.label = label
+        self.kind = kind
+        self.statement = statement
+        self.position = position
+        source = statement.statement
+        self.ref = StatementRef(label, kind, source.index, source.sid, source.effect, source.pointer)
 
 
 class _Bucket:
     """The statements of one layer whose action pattern matches one action, split by effect and
-    indexed by the tenant their resources name."""
+    indexed by the tenant their resources name. Built once per (layer, action), then reused."""
 
-    __slots__ = ("allow_any", "allow_by_account", "deny_any", "deny_by_account")
+    __slots__ = ("_allow_any", "_allows", "_deny_any", "_denies")
 
     def __init__(self, entries: Iterable[Entry]) -> None:
-        self.deny_any: list[Entry] = []
-        self.allow_any: list[Entry] = []
-        self.deny_by_account: dict[str, list[Entry]] = {}
-        self.allow_by_account: dict[str, list[Entry]] = {}
+        deny_any: list[Entry] = []
+        allow_any: list[Entry] = []
+        deny_by_account: dict[str, list[Entry]] = {}
+        allow_by_account: dict[str, list[Entry]] = {}
         for entry in entries:
             statement = entry.statement
-            general = self.deny_any if statement.is_deny else self.allow_any
-            indexed = self.deny_by_account if statement.is_deny else self.allow_by_account
+            general = deny_any if statement.is_deny else allow_any
+            indexed = deny_by_account if statement.is_deny else allow_by_account
             if statement.index_accounts is None:
                 general.append(entry)
             else:
                 for account in statement.index_accounts:
                     indexed.setdefault(account, []).append(entry)
+        self._deny_any = tuple(deny_any)
+        self._allow_any = tuple(allow_any)
+        # Pre-joined per tenant so the hot path allocates nothing.
+        self._denies = {account: self._deny_any + tuple(items) for account, items in deny_by_account.items()}
+        self._allows = {account: self._allow_any + tuple(items) for account, items in allow_by_account.items()}
 
-    def denies(self, account: str) -> Iterable[Entry]:
-        specific = self.deny_by_account.get(account)
-        return self.deny_any + specific if specific else self.deny_any
+    def denies(self, account: str) -> tuple[Entry, ...]:
+        return self._denies.get(account, self._deny_any)
 
-    def allows(self, account: str) -> Iterable[Entry]:
-        specific = self.allow_by_account.get(account)
-        return self.allow_any + specific if specific else self.allow_any
+    def allows(self, account: str) -> tuple[Entry, ...]:
+        return self._allows.get(account, self._allow_any)
 
 
 _EMPTY = _Bucket(())
@@ -126,6 +128,15 @@ class Layer:
         return _Bucket(entry for entry in ordered if entry.statement.matches_action(action_lower))
 
 
+def _same_tenant(request: Request) -> bool:
+    """A resource without an account field, or a principal without one, counts as same-tenant."""
+    account = request.resource_account
+    if not account:
+        return True
+    principal_account = request.principal_account
+    return not principal_account or principal_account == account
+
+
 def _labelled(policies: Iterable[Any], kind: PolicyKind, prefix: str) -> list[tuple[str, Policy]]:
     labelled = []
     for position, source in enumerate(policies):
@@ -137,7 +148,7 @@ def _labelled(policies: Iterable[Any], kind: PolicyKind, prefix: str) -> list[tu
 class PolicySet:
     """Policies compiled and indexed once; `evaluate` is thread-safe and allocation-light."""
 
-    __slots__ = ("boundary", "identity", "resource", "session")
+    __slots__ = ("_identity_only", "_present", "boundary", "identity", "resource", "session")
 
     def __init__(
         self,
@@ -157,6 +168,8 @@ class PolicySet:
                       "boundary"),
         )
         self.session = Layer(PolicyKind.SESSION, _labelled(session_policies or (), PolicyKind.SESSION, "session"))
+        self._present = tuple(layer for layer in self.layers if layer.present)
+        self._identity_only = not (self.resource.present or self.boundary.present or self.session.present)
 
     @property
     def layers(self) -> tuple[Layer, ...]:
@@ -165,9 +178,9 @@ class PolicySet:
     def evaluate(self, request: Request) -> Decision:
         try:
             return self._evaluate(request)
-        except Exception as exc:  # noqa: BLE001 - an evaluator fault must end in deny, never allow
+        except Exception as exc:
             return Decision(Effect.EXPLICIT_DENY, request, error=f"evaluation failed: {type(exc).__name__}: {exc}",
-                            tracer=lambda: self._trace(request))
+                            source=self)
 
     def _first_allow(self, layer: Layer, request: Request, state: EvaluationState) -> Entry | None:
         for entry in layer.bucket(request.action_lower).allows(request.resource_account):
@@ -176,11 +189,11 @@ class PolicySet:
         return None
 
     def _evaluate(self, request: Request) -> Decision:
-        state = EvaluationState(request, has_boundary=self.boundary.present)
         action, account = request.action_lower, request.resource_account
-        for layer in self.layers:
-            if not layer.present:
-                continue
+        if self._identity_only:  # the common case: no resource policy and nothing that caps
+            return self._evaluate_identity_only(request, action, account)
+        state = EvaluationState(request, self.boundary.present)
+        for layer in self._present:
             for entry in layer.bucket(action).denies(account):
                 if entry.statement.applies(request, state):
                     return self._decision(Effect.EXPLICIT_DENY, request, state, (entry,))
@@ -194,8 +207,7 @@ class PolicySet:
         identity_path = identity_allow is not None and boundary_ok and session_ok
 
         grant, grant_entry = self._resource_grant(request, state) if self.resource.present else (None, None)
-        principal = request.principal_name
-        same_tenant = not account or not principal.account or account == principal.account
+        same_tenant = _same_tenant(request)
 
         allowed_by: tuple[Entry, ...] = ()
         if same_tenant and grant_entry is not None:
@@ -211,6 +223,19 @@ class PolicySet:
                 allowed_by = (identity_allow, *caps, grant_entry)
         if allowed_by:
             return self._decision(Effect.ALLOW, request, state, allowed_by)
+        return self._decision(Effect.IMPLICIT_DENY, request, state, ())
+
+    def _evaluate_identity_only(self, request: Request, action: str, account: str) -> Decision:
+        state = EvaluationState(request, False)
+        bucket = self.identity.bucket(action)
+        for entry in bucket.denies(account):
+            if entry.statement.applies(request, state):
+                return self._decision(Effect.EXPLICIT_DENY, request, state, (entry,))
+        for entry in bucket.allows(account):
+            if entry.statement.applies(request, state):
+                if _same_tenant(request):
+                    return self._decision(Effect.ALLOW, request, state, (entry,))
+                break  # another tenant's resource needs a resource policy too
         return self._decision(Effect.IMPLICIT_DENY, request, state, ())
 
     def _resource_grant(self, request: Request, state: EvaluationState) -> tuple[str | None, Entry | None]:
@@ -234,12 +259,11 @@ class PolicySet:
 
     def _decision(self, effect: Effect, request: Request, state: EvaluationState,
                   entries: tuple[Entry, ...]) -> Decision:
-        return Decision(
-            effect, request, tuple(entry.ref() for entry in entries), errors=tuple(state.errors),
-            tracer=lambda: self._trace(request),
-        )
+        return Decision(effect, request, tuple(entry.ref for entry in entries),
+                        errors=tuple(state.errors) if state.errors else (), source=self)
 
-    def _trace(self, request: Request) -> Any:
+    def trace(self, request: Request) -> Any:
+        """Every statement's outcome for `request` (slow; used for explanations)."""
         from iamguard.engine.explain import trace
 
         return trace(self, request)

@@ -78,7 +78,9 @@ def trace(policy_set: PolicySet, request: Request) -> Trace:
                 resource_ok, principal_ok, error = False, False, str(exc)
             outcomes = tuple(condition.outcome(state) for condition in statement.conditions)
             error = error or next((outcome.error for outcome in outcomes if outcome.error), None)
-            traces.append(StatementTrace(entry.ref(), statement.statement, action_ok, resource_ok, principal_ok, outcomes, error))
+            traces.append(
+                StatementTrace(entry.ref, statement.statement, action_ok, resource_ok, principal_ok, outcomes, error)
+            )
     return Trace(tuple(traces), frozenset(state.missing))
 
 
@@ -93,7 +95,8 @@ def _condition_line(outcome: ConditionOutcome) -> str:
     entry = outcome.entry
     policy_values = ", ".join(repr(value) for value in entry.values)
     verdict = "holds" if outcome.holds else "fails"
-    text = f"{entry.operator.name} {entry.key} [{policy_values}] {verdict}: request value {_show(outcome.request_values)}"
+    shown = _show(outcome.request_values)
+    text = f"{entry.operator.name} {entry.key} [{policy_values}] {verdict}: request value {shown}"
     if outcome.error:
         text += f" (error: {outcome.error})"
     elif outcome.request_values is None and not outcome.holds:

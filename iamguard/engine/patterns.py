@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from iamguard.engine.context import EvaluationState
+from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.wildcard import Matcher, compile_tokens
 from iamguard.policy.arn import split_arn
 from iamguard.policy.template import STAR, Token, Variable, has_variables, tokenize
@@ -53,7 +53,8 @@ class ArnPattern:
     """An ARN pattern matched segment by segment: wildcards stay inside their segment, except in
     the final resource part, where `*` spans `:` and `/`. Also used by the Arn* operators."""
 
-    __slots__ = ("_head", "_matchers", "_memo", "_segments", "account", "matches_everything", "text")
+    __slots__ = ("_head", "_matchers", "_memo", "_segments", "account", "match_request", "matches_everything",
+                 "text")
 
     def __init__(self, text: str, *, variables: bool) -> None:
         self.text = text
@@ -64,14 +65,24 @@ class ArnPattern:
         self._matchers: list[Matcher] | None = None
         self._memo: dict[tuple[str | None, ...], list[Matcher] | None] = {}
         self.account: str | None = None  # the literal account segment, used for indexing
-        if self.matches_everything or len(self._segments) != 6:
-            return
-        head = self._segments[:5]
-        if all(all(isinstance(token, str) for token in segment) for segment in head):
-            self._head = ":".join("".join(segment) for segment in head) + ":"  # type: ignore[arg-type]
-            self.account = "".join(head[4])  # type: ignore[arg-type]
-        if not has_variables(tokens):
-            self._matchers = [compile_tokens(segment) for segment in self._segments]
+        if not self.matches_everything and len(self._segments) == 6:
+            head = self._segments[:5]
+            if all(all(isinstance(token, str) for token in segment) for segment in head):
+                self._head = ":".join("".join(segment) for segment in head) + ":"  # type: ignore[arg-type]
+                self.account = "".join(head[4])  # type: ignore[arg-type]
+            if not has_variables(tokens):
+                self._matchers = [compile_tokens(segment) for segment in self._segments]
+        self.match_request = self._request_matcher()
+
+    def _request_matcher(self) -> Callable[[Request, EvaluationState | None], bool]:
+        """The fastest test of a request's resource for this pattern's shape (hot path)."""
+        if self.matches_everything:
+            return lambda request, state: True
+        head, matchers = self._head, self._matchers
+        if head is not None and matchers is not None:
+            tail = matchers[5]
+            return lambda request, state: request.resource_head == head and tail(request.resource_parts[5])  # type: ignore[index]
+        return lambda request, state: self.match(request.resource_parts, request.resource_head, state)
 
     @property
     def dynamic(self) -> bool:
@@ -108,7 +119,7 @@ class ArnPattern:
                 return False
         if self._head is not None:
             return head == self._head and matchers[5](parts[5])
-        return all(matcher(part) for matcher, part in zip(matchers, parts))
+        return all(matcher(part) for matcher, part in zip(matchers, parts, strict=False))
 
     def match_text(self, value: str, state: EvaluationState | None) -> bool:
         parts = split_arn(value)

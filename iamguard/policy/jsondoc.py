@@ -64,7 +64,7 @@ def _allowed_char(char: str) -> bool:
     # IAM accepts TAB, LF, CR and U+0020..U+00FF in policy text; everything else (controls,
     # bidi overrides, other scripts) could hide content from a reviewer.
     code = ord(char)
-    return 0x20 <= code <= 0xFF and code != 0x7F or char in "\t\n\r"
+    return (0x20 <= code <= 0xFF and code != 0x7F) or char in "\t\n\r"
 
 
 def _check_text(text: str, pointer: str, findings: list[Finding]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from iamguard.policy.operators import Operator
@@ -55,7 +55,8 @@ class ConditionEntry:
     operator: Operator
     key: str
     values: tuple[Any, ...]
-    pointer: str
+    # Where it came from, not what it means: a round trip through to_dict() must compare equal.
+    pointer: str = field(compare=False)
 
     @property
     def key_lower(self) -> str:
@@ -73,7 +74,7 @@ class Statement:
     not_resource: bool
     principal: PrincipalClause | None
     conditions: tuple[ConditionEntry, ...]
-    pointer: str
+    pointer: str = field(compare=False)  # provenance only, as in ConditionEntry
 
     @property
     def label(self) -> str:
@@ -86,12 +87,14 @@ class Statement:
         out["Effect"] = self.effect.value
         if self.principal is not None:
             name = "NotPrincipal" if self.principal.negated else "Principal"
-            if self.principal.everyone:
+            if self.principal.everyone and not self.principal.entries:
                 out[name] = "*"
             else:
                 grouped: dict[str, list[str]] = {}
                 for entry in self.principal.entries:
                     grouped.setdefault(entry.type, []).append(entry.value)
+                if self.principal.everyone:  # "*" next to named principals: keep both
+                    grouped.setdefault("AWS", []).insert(0, "*")
                 out[name] = grouped
         out["NotAction" if self.not_action else "Action"] = list(self.actions)
         if self.resources:

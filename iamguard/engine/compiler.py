@@ -63,36 +63,50 @@ class CompiledPrincipal:
         """The strongest way this clause names `principal`, or None."""
         if self.everyone:
             return Grant.EVERYONE
-        if principal.kind == "external" or principal.kind == "oidc-provider":
+        if principal.kind in ("external", "oidc-provider"):
             return Grant.EXTERNAL if principal.text in self.external else None
         best: str | None = None
         for name in self.names:
-            grant = _names(name, principal, negated=self.clause.negated)
+            grant = _names(name, principal)
             if grant is not None and (best is None or GRANT_STRENGTH[grant] < GRANT_STRENGTH[best]):
                 best = grant
         return best
 
+    def exempts(self, principal: PrincipalName) -> bool:
+        """For NotPrincipal: is `principal` excluded? IAM may check the account, then the role,
+        then the session, so a principal is exempt only when every link of its chain is listed:
+        a user needs its ARN and its account; a role session needs the session ARN, the role ARN
+        and the account. Anything less stays denied (fail closed)."""
+        if self.everyone:
+            return True
+        if principal.kind in ("external", "oidc-provider"):
+            return principal.text in self.external
+        listed = {name.text for name in self.names if name.kind != "root"}
+        accounts = {(name.partition, name.account) for name in self.names if name.kind == "root"}
+        account_listed = (principal.partition, principal.account) in accounts or ("", principal.account) in accounts
+        if principal.kind == "root":
+            return account_listed
+        if not account_listed or principal.text not in listed:
+            return False
+        if principal.kind == "assumed-role":
+            return any(name.kind == "role" and _role_of(name, principal) for name in self.names)
+        return True
 
-def _names(entry: PrincipalName, principal: PrincipalName, *, negated: bool) -> str | None:
+
+def _role_of(role: PrincipalName, session: PrincipalName) -> bool:
+    return (role.account, role.partition, role.name) == (session.account, session.partition, session.name)
+
+
+def _names(entry: PrincipalName, principal: PrincipalName) -> str | None:
     if entry.kind == "root":
         if not entry.account or entry.account != principal.account:
             return None
         if entry.partition and principal.partition and entry.partition != principal.partition:
             return None
-        # In NotPrincipal an account exempts only the account itself, not everyone in it.
-        if negated and principal.kind != "root":
-            return None
         return Grant.ACCOUNT
     if entry.text == principal.text:
         return {"user": Grant.USER, "assumed-role": Grant.SESSION, "role": Grant.ROLE}.get(principal.kind, Grant.USER)
-    if (
-        not negated
-        and entry.kind == "role"
-        and principal.kind == "assumed-role"
-        and entry.account == principal.account
-        and entry.partition == principal.partition
-        and entry.name == principal.name
-    ):
+    if entry.kind == "role" and principal.kind == "assumed-role" and _role_of(entry, principal):
         return Grant.ROLE  # a role ARN covers every session of that role
     return None
 
@@ -141,12 +155,11 @@ class CompiledStatement:
         """For statements with a Principal element: how the request principal is named."""
         assert self.principal is not None
         principal = state.request.principal_name
-        grant = self.principal.grant_for(principal)
         if not self.principal.clause.negated:
-            return grant
-        # NotPrincipal: applies to everyone not listed; a principal with a permissions boundary
+            return self.principal.grant_for(principal)
+        # NotPrincipal: applies to everyone not exempt; a principal with a permissions boundary
         # is never exempt (IAM documents this for NotPrincipal with Deny).
-        if grant is None or state.has_boundary:
+        if state.has_boundary or not self.principal.exempts(principal):
             return Grant.EVERYONE
         return None
 

@@ -64,11 +64,14 @@ class Trace:
 
 
 def trace(policy_set: PolicySet, request: Request) -> Trace:
-    state = EvaluationState(request, has_boundary=policy_set.boundary.present)
+    missing: set[str] = set()
     traces: list[StatementTrace] = []
     for layer in policy_set.layers:
         for entry in layer.entries:
             statement = entry.statement
+            # A state per statement, so keys looked up by statements that cannot apply to this
+            # action are not reported as missing.
+            state = EvaluationState(request, policy_set.boundary.present)
             action_ok = statement.matches_action(request.action_lower)
             error = None
             try:
@@ -78,10 +81,12 @@ def trace(policy_set: PolicySet, request: Request) -> Trace:
                 resource_ok, principal_ok, error = False, False, str(exc)
             outcomes = tuple(condition.outcome(state) for condition in statement.conditions)
             error = error or next((outcome.error for outcome in outcomes if outcome.error), None)
+            if action_ok:
+                missing |= state.missing
             traces.append(
                 StatementTrace(entry.ref, statement.statement, action_ok, resource_ok, principal_ok, outcomes, error)
             )
-    return Trace(tuple(traces), frozenset(state.missing))
+    return Trace(tuple(traces), frozenset(missing))
 
 
 def _show(values: Any) -> str:

@@ -32,6 +32,8 @@ class Database:
         self.timeout = timeout
         self._local = threading.local()
         self._migrate_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._commit_count = 0
         with self.transaction() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -79,6 +81,8 @@ class Database:
             except sqlite3.Error as exc:
                 connection.execute("ROLLBACK")
                 raise StoreError(f"cannot commit: {exc}") from None
+            with self._commit_lock:
+                self._commit_count += 1
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -119,6 +123,12 @@ class Database:
         row = self.connection().execute(
             "SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
         return int(row["version"]) if row else 0
+
+    @property
+    def commit_count(self) -> int:
+        """How many write transactions committed through this object. Caches in this process compare
+        it on every call, so they see this process's own writes at once without querying the file."""
+        return self._commit_count
 
     def generation(self) -> int:
         try:

@@ -24,11 +24,16 @@ class Finding:
 
 def escape_pointer_token(token: object) -> str:
     """Escape one reference token of a JSON pointer ('~' and '/' per RFC 6901)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" not in text and "/" not in text:
+        return text
+    return text.replace("~", "~0").replace("/", "~1")
 
 
 def join_pointer(base: str, *tokens: object) -> str:
-    return base + "".join("/" + escape_pointer_token(token) for token in tokens)
+    for token in tokens:
+        base = f"{base}/{escape_pointer_token(token)}"
+    return base
 
 
 class PolicyError(IamGuardError, ValueError):

@@ -8,6 +8,7 @@ key and `ForAnyValue` does not.
 
 from __future__ import annotations
 
+import functools
 import operator as op
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,13 @@ class ConditionOutcome:
     holds: bool
     request_values: tuple[Any, ...] | None
     error: str | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(value: str) -> tuple[int, int, int]:
+    """(version, base, mask) of a CIDR block; policies repeat the same few blocks, so memoized."""
+    network = readers.to_network(value)
+    return (network.version, int(network.network_address), int(network.netmask))
 
 
 def _any_of(test: Callable[[Any, Any], bool], policy_values: tuple[Any, ...]) -> ValueTest:
@@ -110,10 +118,7 @@ class CompiledCondition:
         if family is Family.IP:
             # Addresses arrive as (version, integer); a network is (version, base, mask), so
             # containment is one AND and never matches across IP versions.
-            networks = tuple(
-                (network.version, int(network.network_address), int(network.netmask))
-                for network in (readers.to_network(value) for value in raw_values)
-            )
+            networks = tuple(_network(value) for value in raw_values)
             return lambda address: any(
                 address[0] == version and address[1] & mask == base for version, base, mask in networks
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from iamguard.engine.compiler import GRANT_STRENGTH, CompiledStatement, Grant, Policy, coerce_policy
+from iamguard.engine.compiler import GRANT_STRENGTH, CompiledStatement, Grant, Policy, coerce_policy, gc_paused
 from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
 from iamguard.errors import EvaluationError
@@ -156,6 +156,16 @@ class PolicySet:
         resource_policy: Any = None,
         permissions_boundary: Any = None,
         session_policies: Iterable[Any] | None = None,
+    ) -> None:
+        with gc_paused():
+            self._build(identity_policies, resource_policy, permissions_boundary, session_policies)
+
+    def _build(
+        self,
+        identity_policies: Iterable[Any],
+        resource_policy: Any,
+        permissions_boundary: Any,
+        session_policies: Iterable[Any] | None,
     ) -> None:
         self.identity = Layer(PolicyKind.IDENTITY, _labelled(identity_policies, PolicyKind.IDENTITY, "identity"))
         self.resource = Layer(

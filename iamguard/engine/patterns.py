@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from iamguard.engine.context import EvaluationState, Request
+from iamguard.engine.context import EvaluationState
 from iamguard.engine.wildcard import Matcher, compile_tokens
 from iamguard.policy.arn import split_arn
 from iamguard.policy.template import STAR, Token, Variable, has_variables, tokenize
@@ -49,46 +49,58 @@ def resolve(tokens: Sequence[Token], state: EvaluationState) -> list[Token] | No
     return resolved
 
 
+def _all_text(segments: Sequence[Sequence[Token]]) -> bool:
+    for segment in segments:
+        for token in segment:
+            if not isinstance(token, str):
+                return False
+    return True
+
+
 class ArnPattern:
     """An ARN pattern matched segment by segment: wildcards stay inside their segment, except in
-    the final resource part, where `*` spans `:` and `/`. Also used by the Arn* operators."""
+    the final resource part, where `*` spans `:` and `/`. Also used by the Arn* operators.
 
-    __slots__ = ("_head", "_matchers", "_memo", "_segments", "account", "match_request", "matches_everything",
-                 "text")
+    Most patterns have a literal head (`arn:app:orders:us-east-1:123456789012:`): those keep only
+    that string and a matcher for the resource part, since one compiled policy set can hold tens
+    of thousands of patterns and every object costs memory and garbage-collector time.
+    """
+
+    __slots__ = ("_memo", "_segments", "account", "head", "matchers", "matches_everything", "tail", "text")
 
     def __init__(self, text: str, *, variables: bool) -> None:
         self.text = text
         tokens = tokenize(text, variables=variables, wildcards=True)
         self.matches_everything = tokens == (STAR,)
-        self._segments = _split_on_colons(tokens)
-        self._head: str | None = None
-        self._matchers: list[Matcher] | None = None
-        self._memo: dict[tuple[str | None, ...], list[Matcher] | None] = {}
+        self.head: str | None = None  # the literal first five segments joined, when they are literal
+        self.tail: Matcher | None = None  # with `head`: the resource-part matcher of a static pattern
         self.account: str | None = None  # the literal account segment, used for indexing
-        if not self.matches_everything and len(self._segments) == 6:
-            head = self._segments[:5]
-            if all(all(isinstance(token, str) for token in segment) for segment in head):
-                self._head = ":".join("".join(segment) for segment in head) + ":"  # type: ignore[arg-type]
-                self.account = "".join(head[4])  # type: ignore[arg-type]
-            if not has_variables(tokens):
-                self._matchers = [compile_tokens(segment) for segment in self._segments]
-        self.match_request = self._request_matcher()
-
-    def _request_matcher(self) -> Callable[[Request, EvaluationState | None], bool]:
-        """The fastest test of a request's resource for this pattern's shape (hot path)."""
+        self.matchers: tuple[Matcher, ...] | None = None  # static patterns with a wildcard head
+        self._segments: tuple[tuple[Token, ...], ...] | None = None  # patterns with variables only
+        self._memo: dict[tuple[str | None, ...], tuple[Matcher, ...] | None] | None = None
         if self.matches_everything:
-            return lambda request, state: True
-        head, matchers = self._head, self._matchers
-        if head is not None and matchers is not None:
-            tail = matchers[5]
-            return lambda request, state: request.resource_head == head and tail(request.resource_parts[5])  # type: ignore[index]
-        return lambda request, state: self.match(request.resource_parts, request.resource_head, state)
+            return
+        segments = _split_on_colons(tokens)
+        if len(segments) != 6:
+            return  # not an ARN: matches nothing (the parser reports it for policy resources)
+        if _all_text(segments[:5]):
+            head = ["".join(segment) for segment in segments[:5]]  # type: ignore[arg-type]
+            self.head = ":".join(head) + ":"
+            self.account = head[4]
+        if has_variables(tokens):
+            self._segments = tuple(tuple(segment) for segment in segments)
+            self._memo = {}
+        elif self.head is not None:
+            self.tail = compile_tokens(segments[5])
+        else:
+            self.matchers = tuple(compile_tokens(segment) for segment in segments)
 
     @property
     def dynamic(self) -> bool:
-        return not self.matches_everything and self._matchers is None
+        return self._segments is not None
 
-    def _resolved_matchers(self, state: EvaluationState) -> list[Matcher] | None:
+    def _resolved_matchers(self, state: EvaluationState) -> tuple[Matcher, ...] | None:
+        assert self._segments is not None and self._memo is not None
         values: list[str | None] = []
         for segment in self._segments:
             for token in segment:
@@ -99,7 +111,7 @@ class ArnPattern:
             return self._memo[key]
         resolved = [resolve(segment, state) for segment in self._segments]
         matchers = None if any(segment is None for segment in resolved) else \
-            [compile_tokens(segment) for segment in resolved]  # type: ignore[arg-type]
+            tuple(compile_tokens(segment) for segment in resolved)  # type: ignore[arg-type]
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
         self._memo[key] = matchers
@@ -108,21 +120,25 @@ class ArnPattern:
     def match(self, parts: tuple[str, ...] | None, head: str, state: EvaluationState | None) -> bool:
         if self.matches_everything:
             return True
-        if parts is None or len(self._segments) != 6:
+        if parts is None:
             return False
-        matchers = self._matchers
+        if self.tail is not None:
+            return head == self.head and self.tail(parts[5])
+        matchers = self.matchers
         if matchers is None:
-            if state is None:
+            if self._segments is None or state is None:
                 return False
             matchers = self._resolved_matchers(state)
             if matchers is None:  # a variable without a value matches nothing
                 return False
-        if self._head is not None:
-            return head == self._head and matchers[5](parts[5])
-        return all(matcher(part) for matcher, part in zip(matchers, parts, strict=False))
+            if self.head is not None:
+                return head == self.head and matchers[5](parts[5])
+        for matcher, part in zip(matchers, parts, strict=True):
+            if not matcher(part):
+                return False
+        return True
 
     def match_text(self, value: str, state: EvaluationState | None) -> bool:
         parts = split_arn(value)
         head = value[: len(value) - len(parts[5])] if parts else ""
         return self.match(parts, head, state)
-

@@ -107,8 +107,20 @@ def _always(_value: str) -> bool:
 def compile_tokens(tokens: Iterable[Token | str], *, lowercase: bool = False) -> Matcher:
     """Build the fastest matcher for a token sequence. With `lowercase`, literals are folded and
     the caller must pass lowercased values."""
+    tokens = tuple(tokens)
+    if len(tokens) <= 2 and all(isinstance(token, str) or token is STAR for token in tokens):
+        # The shapes nearly every policy uses: "literal", "prefix*", "*", "" (fast to build).
+        if lowercase:
+            tokens = tuple(token.lower() if isinstance(token, str) else token for token in tokens)
+        if not tokens:
+            return "".__eq__
+        if len(tokens) == 1:
+            return _always if tokens[0] is STAR else tokens[0].__eq__  # type: ignore[union-attr]
+        if tokens[1] is STAR and isinstance(tokens[0], str):
+            head = tokens[0]
+            return lambda value: value.startswith(head)
     if lowercase:
-        tokens = [token.lower() if isinstance(token, str) else token for token in tokens]
+        tokens = tuple(token.lower() if isinstance(token, str) else token for token in tokens)
     segments = _segments(tokens)
     if len(segments) == 1:
         (only,) = segments

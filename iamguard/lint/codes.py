@@ -33,8 +33,6 @@ _CATALOGUE = (
     CodeInfo("INVALID_NUMBER", _E, "NaN, Infinity or another non-finite number"),
     CodeInfo("INVALID_CHARACTER", _E, "a character outside IAM's policy character set"),
     CodeInfo("INVALID_TYPE", _E, "an element has the wrong JSON type"),
-    CodeInfo("INVALID_POLICY", _E, "the document is invalid"),
-    CodeInfo("WRONG_POLICY_KIND", _E, "a policy of one kind used where another is expected"),
     CodeInfo("UNKNOWN_ELEMENT", _E, "an element IAM does not define (often a typo)"),
     CodeInfo("MISSING_ELEMENT", _E, "a required element is missing"),
     CodeInfo("PROHIBITED_ELEMENT", _E, "an element this kind of policy must not have"),

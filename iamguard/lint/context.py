@@ -15,6 +15,7 @@ from typing import Any
 from iamguard.engine.patterns import compile_action
 from iamguard.engine.wildcard import Matcher
 from iamguard.errors import join_pointer
+from iamguard.lint.coverage import action_services
 from iamguard.lint.keys import DeclaredKeys
 from iamguard.policy.model import ConditionEntry, PolicyDocument, PolicyKind, Statement, StatementEffect
 
@@ -76,6 +77,10 @@ class StatementView:
 
     def resource_pointer(self, index: int) -> str:
         return item_pointer(self.raw, self.pointer, self.resource_element, index)
+
+    @cached_property
+    def services(self) -> frozenset[str] | None:
+        return action_services(self.statement)
 
     @cached_property
     def _action_matchers(self) -> tuple[Matcher, ...]:

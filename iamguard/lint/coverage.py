@@ -9,6 +9,7 @@ may miss a redundant statement, but never reports one that is not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from iamguard.engine.wildcard import compile_tokens
@@ -17,13 +18,22 @@ from iamguard.policy.model import ConditionEntry, PrincipalClause, Statement
 from iamguard.policy.template import STAR, Token, has_variables, has_wildcards, tokenize
 
 
+@functools.lru_cache(maxsize=8192)
 def _tokens(text: str, variables: bool) -> tuple[Token, ...] | None:
+    # Cached: the redundancy check compares every pair of statements, so each pattern is read many times.
     try:
         return tokenize(text, variables=variables, wildcards=True)
     except ValueError:
         return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _matches_literal(pattern: str, literal: str, variables: bool) -> bool:
+    tokens = _tokens(pattern, variables)
+    return tokens is not None and compile_tokens(tokens)(literal)
+
+
+@functools.lru_cache(maxsize=65536)
 def covers_text(general: str, specific: str, *, ignore_case: bool = False, variables: bool = False) -> bool:
     """True when every text matched by the pattern `specific` is matched by the pattern `general`."""
     if ignore_case:
@@ -38,7 +48,7 @@ def covers_text(general: str, specific: str, *, ignore_case: bool = False, varia
         return True
     if not has_wildcards(specific_tokens) and not has_variables(specific_tokens):
         literal = "".join(token for token in specific_tokens if isinstance(token, str))
-        return compile_tokens(general_tokens)(literal)
+        return _matches_literal(general, literal, variables)
     if len(general_tokens) == 2 and isinstance(general_tokens[0], str) and general_tokens[1] is STAR:
         lead = specific_tokens[0]
         return isinstance(lead, str) and lead.startswith(general_tokens[0])
@@ -58,7 +68,7 @@ def covers_resource(general: str, specific: str, *, variables: bool) -> bool:
     general_parts, specific_parts = split_arn(general), split_arn(specific)
     if general_parts is None or specific_parts is None:
         return False
-    heads_covered = all(covers_text(g, s) for g, s in zip(general_parts[:5], specific_parts[:5]))
+    heads_covered = all(covers_text(g, s) for g, s in zip(general_parts[:5], specific_parts[:5], strict=True))
     return heads_covered and covers_text(general_parts[5], specific_parts[5], variables=variables)
 
 
@@ -104,6 +114,27 @@ def covers_principal(general: PrincipalClause | None, specific: PrincipalClause 
     if specific.everyone:
         return False
     return set(specific.entries) <= set(general.entries)
+
+
+def action_services(statement: Statement) -> frozenset[str] | None:
+    """The service prefixes a statement's actions can belong to, or None for "possibly any"
+    (NotAction, or a wildcard in a prefix). A cheap first filter for covers_statement."""
+    if statement.not_action:
+        return None
+    services = set()
+    for action in statement.actions:
+        prefix = action.partition(":")[0].lower()
+        if "*" in prefix or "?" in prefix:
+            return None
+        services.add(prefix)
+    return frozenset(services)
+
+
+def may_cover(general_services: frozenset[str] | None, specific_services: frozenset[str] | None) -> bool:
+    """False when `general` certainly cannot cover `specific` because of their services alone."""
+    if general_services is None:
+        return True
+    return specific_services is not None and specific_services <= general_services
 
 
 def covers_statement(general: Statement, specific: Statement, *, variables: bool) -> bool:

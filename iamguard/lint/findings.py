@@ -76,7 +76,13 @@ class LintFinding:
                 "message": self.message}
 
 
+_TOP_LEVEL_ORDER = {"Version": 0, "Id": 1, "Statement": 2}
+
+
 def pointer_sort_key(pointer: str) -> tuple[tuple[int, int | str], ...]:
-    """Order pointers as the document reads: `/Statement/2` before `/Statement/10`."""
+    """Order pointers as a policy reads: Version, Id, then statements, `/Statement/2` before `/Statement/10`."""
     tokens = pointer.split("/")[1:] if pointer else []
-    return tuple((0, int(token)) if token.isdigit() else (1, token) for token in tokens)
+    key = [(0, int(token)) if token.isdigit() else (1, token) for token in tokens]
+    if tokens:
+        key[0] = (_TOP_LEVEL_ORDER.get(tokens[0], 3), tokens[0])
+    return tuple(key)

@@ -68,7 +68,7 @@ SINGLE_VALUED_KEYS = frozenset(key.lower() for key in (
 SINGLE_VALUED_PREFIXES = ("aws:principaltag/", "aws:requesttag/", "aws:resourcetag/")
 
 # What iamguard's own layers (credentials, sessions, web adapters) put in the request context.
-POPULATED_KEYS = frozenset(key.lower() for key in (
+POPULATED_KEY_NAMES = (
     "aws:SourceIp",
     "aws:SecureTransport",
     "aws:CurrentTime",
@@ -87,11 +87,17 @@ POPULATED_KEYS = frozenset(key.lower() for key in (
     "aws:SourceIdentity",
     "sts:RoleSessionName",
     "sts:ExternalId",
-))
+    "sts:SourceIdentity",
+    "aws:FederatedProvider",
+    "aws:PrincipalTag/",
+    "aws:RequestTag/",
+    "aws:ResourceTag/",
+)
+POPULATED_KEYS = frozenset(key.lower() for key in POPULATED_KEY_NAMES if not key.endswith("/"))
 POPULATED_PREFIXES = SINGLE_VALUED_PREFIXES
 
 # Claims of an external OpenID Connect token, exposed as `<issuer>:<claim>` in trust policies.
-OIDC_CLAIMS = frozenset(("sub", "aud", "amr"))
+OIDC_CLAIMS = frozenset(("sub", "aud", "oaud", "amr"))
 OIDC_MULTIVALUED_CLAIMS = frozenset(("amr",))
 
 # Keys iamguard fills on every authenticated request, so they are never absent when policies run.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,63 +61,60 @@ def _reject_constant(name: str) -> Any:
     raise _NonFinite(name)
 
 
-def _allowed_char(char: str) -> bool:
-    # IAM accepts TAB, LF, CR and U+0020..U+00FF in policy text; everything else (controls,
-    # bidi overrides, other scripts) could hide content from a reviewer.
-    code = ord(char)
-    return (0x20 <= code <= 0xFF and code != 0x7F) or char in "\t\n\r"
+# IAM accepts TAB, LF, CR and U+0020..U+00FF (minus DEL) in policy text; everything else (controls,
+# bidi overrides, other scripts) could hide content from a reviewer.
+_DISALLOWED = re.compile(r"[^\t\n\r\x20-\x7e\x80-\xff]")
 
 
-def _check_text(text: str, pointer: str, findings: list[Finding]) -> None:
-    for index, char in enumerate(text):
-        if not _allowed_char(char):
-            findings.append(
-                Finding(
-                    pointer,
-                    f"character U+{ord(char):04X} at offset {index} is not allowed in a policy; "
-                    "use printable Latin-1 text",
-                    "InvalidCharacter",
-                )
+def _check_text(text: str, path: tuple[Any, ...], findings: list[Finding]) -> None:
+    match = _DISALLOWED.search(text)
+    if match:
+        findings.append(
+            Finding(
+                join_pointer("", *path),
+                f"character U+{ord(match.group()):04X} at offset {match.start()} is not allowed in a policy; "
+                "use printable Latin-1 text",
+                "InvalidCharacter",
             )
-            return
+        )
 
 
 def _measure(value: Any, limits: Limits, findings: list[Finding]) -> None:
-    """Walk a decoded document iteratively: depth, value types, character set."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    """Walk a decoded document iteratively: depth, value types, character set. Paths are kept as
+    tuples and rendered as JSON pointers only when something is reported."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
-        node, pointer, depth = stack.pop()
-        if depth > limits.max_depth:
+        node, path = stack.pop()
+        if len(path) >= limits.max_depth:
             findings.append(
-                Finding(pointer, f"document is nested deeper than {limits.max_depth} levels", "TooDeep")
+                Finding(join_pointer("", *path), f"document is nested deeper than {limits.max_depth} levels", "TooDeep")
             )
             return
-        if isinstance(node, Mapping):
+        if isinstance(node, str):
+            _check_text(node, path, findings)
+        elif isinstance(node, Mapping):
             for key in getattr(node, "duplicate_keys", ()):
                 findings.append(
-                    Finding(join_pointer(pointer, key),
+                    Finding(join_pointer("", *path, key),
                             f"key {key!r} appears twice in one object; keep exactly one", "DuplicateKey")
                 )
             for key, child in node.items():
                 if not isinstance(key, str):
-                    findings.append(Finding(pointer, f"object key {key!r} is not a string", "InvalidType"))
+                    findings.append(Finding(join_pointer("", *path), f"object key {key!r} is not a string",
+                                            "InvalidType"))
                     continue
-                child_pointer = join_pointer(pointer, key)
-                _check_text(key, child_pointer, findings)
-                stack.append((child, child_pointer, depth + 1))
+                _check_text(key, (*path, key), findings)
+                stack.append((child, (*path, key)))
         elif isinstance(node, (list, tuple)):
-            for index, child in enumerate(node):
-                stack.append((child, join_pointer(pointer, index), depth + 1))
-        elif isinstance(node, str):
-            _check_text(node, pointer, findings)
+            stack.extend((child, (*path, index)) for index, child in enumerate(node))
         elif isinstance(node, float):
             if not math.isfinite(node):
-                findings.append(Finding(pointer, "numbers must be finite", "InvalidNumber"))
+                findings.append(Finding(join_pointer("", *path), "numbers must be finite", "InvalidNumber"))
         elif node is None or isinstance(node, (bool, int)):
             pass
         else:
             findings.append(
-                Finding(pointer, f"a {type(node).__name__} is not a JSON value", "InvalidType")
+                Finding(join_pointer("", *path), f"a {type(node).__name__} is not a JSON value", "InvalidType")
             )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from dataclasses import dataclass
 
 
@@ -116,6 +117,7 @@ _ALL_NAMES = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_operator(text: str) -> Operator:
     """Read an operator name; raise ValueError with a helpful message when it is not one."""
     qualifier: Qualifier | None = None

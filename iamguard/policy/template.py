@@ -37,51 +37,44 @@ _VARIABLE_BODY = re.compile(r"\s*([^\s,'{}$]+)\s*(?:,\s*'([^']*)'\s*)?", re.ASCI
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
 
+_PIECES = re.compile(r"\$\{[^}]*\}?|\*+|\?+|[^$*?]+|\$", re.ASCII)
+_PIECES_WITHOUT_VARIABLES = re.compile(r"\*+|\?+|[^*?]+", re.ASCII)
+
+
 def tokenize(text: str, *, variables: bool, wildcards: bool) -> tuple[Token, ...]:
     """Split `text` into tokens. Raises ValueError for a malformed `${...}` when variables apply."""
+    special = ("*?" if wildcards else "") + ("$" if variables else "")
+    if not any(char in text for char in special):
+        return (text,) if text else ()
     tokens: list[Token] = []
-    literal: list[str] = []
-    index = 0
-    length = len(text)
 
-    def flush() -> None:
-        if literal:
-            tokens.append("".join(literal))
-            literal.clear()
+    def literal(piece: str) -> None:
+        if tokens and isinstance(tokens[-1], str):
+            tokens[-1] += piece
+        else:
+            tokens.append(piece)
 
-    while index < length:
-        char = text[index]
-        if variables and char == "$" and text.startswith("${", index):
-            end = text.find("}", index + 2)
-            if end < 0:
-                raise ValueError(f"policy variable at offset {index} is not closed with '}}'")
-            body = text[index + 2 : end]
+    for match in (_PIECES if variables else _PIECES_WITHOUT_VARIABLES).finditer(text):
+        piece = match.group()
+        first = piece[0]
+        if variables and first == "$" and piece.startswith("${"):  # outside 2012 `${` is plain text
+            if not piece.endswith("}"):
+                raise ValueError(f"policy variable at offset {match.start()} is not closed with '}}'")
+            body = piece[2:-1]
             if body in _SPECIAL:
-                literal.append(_SPECIAL[body])
-            else:
-                match = _VARIABLE_BODY.fullmatch(body)
-                if not match:
-                    raise ValueError(
-                        f"malformed policy variable '${{{body}}}'; write ${{key}} or ${{key, 'default'}}"
-                    )
-                flush()
-                tokens.append(Variable(match.group(1).lower(), match.group(2)))
-            index = end + 1
-            continue
-        if wildcards and char == "*":
-            flush()
+                literal(_SPECIAL[body])
+                continue
+            parsed = _VARIABLE_BODY.fullmatch(body)
+            if not parsed:
+                raise ValueError(f"malformed policy variable '${{{body}}}'; write ${{key}} or ${{key, 'default'}}")
+            tokens.append(Variable(parsed.group(1).lower(), parsed.group(2)))
+        elif first == "*" and wildcards:
             if not (tokens and tokens[-1] is STAR):  # `**` means the same as `*`
                 tokens.append(STAR)
-        elif wildcards and char == "?":
-            flush()
-            if tokens and isinstance(tokens[-1], int) and not isinstance(tokens[-1], bool):
-                tokens[-1] = tokens[-1] + 1
-            else:
-                tokens.append(1)
+        elif first == "?" and wildcards:
+            tokens.append(len(piece))
         else:
-            literal.append(char)
-        index += 1
-    flush()
+            literal(piece)
     return tuple(tokens)
 
 

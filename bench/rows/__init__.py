@@ -1,0 +1,9 @@
+"""The benchmark's rows, in report order. A new row is one module with a `run(config, log)`
+returning a `Section`, added to ROWS."""
+
+from __future__ import annotations
+
+from bench.rows.engine_comparison import EngineComparison
+from bench.suite import Row
+
+ROWS: tuple[Row, ...] = (EngineComparison(),)

@@ -1,0 +1,216 @@
+"""Audit records for authorization decisions, and the sinks that store them.
+
+Every decision the web layer makes (allows, denies, malformed requests, errors) becomes one
+`AuditRecord`. A record is rendered as exactly one line of JSON: `json.dumps(ensure_ascii=True)`
+escapes every control character, U+2028/U+2029, bidi controls and all other non-ASCII text, so a
+value chosen by a client (a path parameter, a user agent, a session name) can never start a new
+line or disguise itself in a log viewer (spec LOG-01).
+
+Records never hold secrets: no token, no Authorization or Cookie header, no TOTP code; a session
+is named by its token id (`jti`) only (spec LOG-03).
+
+Sinks implement `AuditSink.emit(record)`. `Auditor` fans a record out to its sinks; a sink that
+raises never crashes request handling, and its failure is reported on the `iamguard.audit.failure`
+logger together with the record itself, so nothing is dropped silently (spec LOG-04). The caller
+learns about the failure from `Auditor.emit`'s return value and decides what to do (the web guard
+refuses an allowed request it could not audit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+AUDIT_LOGGER = "iamguard.audit"
+FAILURE_LOGGER = "iamguard.audit.failure"
+
+# Reason codes. Allows carry "allowed" or "public"; every deny carries one of the others.
+ALLOWED = "allowed"
+PUBLIC = "public"
+IMPLICIT_DENY = "implicit_deny"
+EXPLICIT_DENY = "explicit_deny"
+MFA_REQUIRED = "mfa_required"
+MISSING_CREDENTIALS = "missing_credentials"
+INVALID_TOKEN = "invalid_token"
+INVALID_REQUEST = "invalid_request"
+MALFORMED_REQUEST = "malformed_request"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+UNMAPPED_ROUTE = "unmapped_route"
+MAPPING_CONFLICT = "mapping_conflict"
+INVALID_PATH_PARAMETER = "invalid_path_parameter"
+UNKNOWN_PRINCIPAL = "unknown_principal"
+CSRF_FAILED = "csrf_failed"
+STORE_UNAVAILABLE = "store_unavailable"
+EVALUATION_ERROR = "evaluation_error"
+CONTEXT_ERROR = "context_error"
+AUTHENTICATION_ERROR = "authentication_error"
+AUDIT_UNAVAILABLE = "audit_unavailable"
+TIMEOUT = "timeout"
+INTERNAL_ERROR = "internal_error"
+PREFLIGHT = "preflight"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One authorization decision. Field values are plain data; rendering escapes them."""
+
+    time: datetime
+    request_id: str
+    effect: str  # "Allow" or "Deny"
+    reason: str
+    status: int | None = None  # the HTTP status the client got (None: the handler answered)
+    principal: str | None = None
+    session_id: str | None = None  # the token's jti, never the token
+    action: str | None = None
+    resource: str | None = None
+    statements: tuple[str, ...] = ()
+    method: str | None = None
+    route: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    latency_ms: float | None = None
+    detail: str | None = None  # a short, secret-free description for operators
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "time": _utc_text(self.time),
+            "request_id": self.request_id,
+            "effect": self.effect,
+            "reason": self.reason,
+            "status": self.status,
+            "principal": self.principal,
+            "session_id": self.session_id,
+            "action": self.action,
+            "resource": self.resource,
+            "statements": list(self.statements),
+            "method": self.method,
+            "route": self.route,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "detail": self.detail,
+        }
+        if self.extra:
+            data["extra"] = dict(self.extra)
+        return data
+
+    def to_json(self) -> str:
+        """One line of JSON with only printable ASCII in it."""
+        return json.dumps(self.to_dict(), ensure_ascii=True, separators=(",", ":"), default=str,
+                          allow_nan=False)
+
+
+def _utc_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    def emit(self, record: AuditRecord) -> None:
+        """Store one record. May raise; the Auditor reports the failure."""
+        ...
+
+
+class LoggingSink:
+    """Writes each record as one JSON line to a stdlib logger (default `iamguard.audit`).
+
+    The message is the JSON text itself, so any handler or formatter keeps one record per line.
+    """
+
+    def __init__(self, logger: logging.Logger | str = AUDIT_LOGGER, level: int = logging.INFO,
+                 deny_level: int = logging.WARNING) -> None:
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        self.level = level
+        self.deny_level = deny_level
+
+    def emit(self, record: AuditRecord) -> None:
+        level = self.level if record.effect == "Allow" else self.deny_level
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, "%s", record.to_json())
+
+
+class JsonLinesSink:
+    """Appends each record as one line to a file. Thread-safe within a process; each record is
+    written with a single `write` call on a file opened in append mode, so lines from several
+    processes do not interleave for records of ordinary size."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self._lock = threading.Lock()
+
+    def emit(self, record: AuditRecord) -> None:
+        line = (record.to_json() + "\n").encode("ascii")
+        with self._lock:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, line)
+                if self.fsync:
+                    os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+
+class MemorySink:
+    """Keeps records in a list: for tests and for apps that ship records themselves."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: AuditRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.records.clear()
+
+
+class Auditor:
+    """Sends each record to every sink. Never raises: a failing sink is reported on the
+    `iamguard.audit.failure` logger with the record attached, and `emit` returns False."""
+
+    def __init__(self, sinks: Iterable[AuditSink] | AuditSink | None = None) -> None:
+        if sinks is None:
+            sinks = [LoggingSink()]
+        elif isinstance(sinks, AuditSink):
+            sinks = [sinks]
+        self.sinks: tuple[AuditSink, ...] = tuple(sinks)
+        self.failures = 0
+        self._failure_logger = logging.getLogger(FAILURE_LOGGER)
+
+    def emit(self, record: AuditRecord) -> bool:
+        delivered = True
+        for sink in self.sinks:
+            try:
+                sink.emit(record)
+            except Exception as exc:  # a broken sink must not break request handling
+                delivered = False
+                self.failures += 1
+                self._report(sink, exc, record)
+        return delivered
+
+    def _report(self, sink: AuditSink, exc: Exception, record: AuditRecord) -> None:
+        with contextlib.suppress(Exception):  # the last resort must not raise either
+            self._failure_logger.error(
+                "audit sink %s failed (%s); undelivered record: %s",
+                type(sink).__name__, type(exc).__name__, record.to_json(),
+            )
+
+
+def as_auditor(audit: Auditor | AuditSink | Iterable[AuditSink] | None) -> Auditor:
+    if isinstance(audit, Auditor):
+        return audit
+    return Auditor(audit)

@@ -1,0 +1,111 @@
+"""Finding the store and the tenant a command works on, and opening the directory over them.
+
+The store is `--store`, else `$IAMGUARD_STORE`, else `./iamguard.db`. The tenant is `--tenant`,
+else `$IAMGUARD_TENANT`, else the store's only tenant. Commands other than `init` and `import`
+never create a store: a mistyped path is an error, not a new empty database.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamguard.cli.context import CliContext
+from iamguard.cli.errors import CliError
+from iamguard.directory import Directory
+from iamguard.engine.decision import Decision
+from iamguard.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from iamguard.credentials import Credentials
+
+STORE_VARIABLE = "IAMGUARD_STORE"
+TENANT_VARIABLE = "IAMGUARD_TENANT"
+DEFAULT_STORE = "iamguard.db"
+
+
+def store_path(args: argparse.Namespace, ctx: CliContext) -> Path:
+    text = getattr(args, "store", None) or ctx.environ.get(STORE_VARIABLE) or DEFAULT_STORE
+    return Path(text).expanduser()
+
+
+def open_store(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> SQLiteStore:
+    path = store_path(args, ctx)
+    if not create and not path.exists():
+        raise CliError(f"no store at {path}; run `iamguard init` first, or pass --store / set {STORE_VARIABLE}")
+    if create and path.parent and not path.parent.exists():
+        raise CliError(f"cannot create a store at {path}: directory {path.parent} does not exist")
+    return SQLiteStore(path)
+
+
+@contextmanager
+def opened_store(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> Iterator[SQLiteStore]:
+    store = open_store(args, ctx, create=create)
+    try:
+        yield store
+    finally:
+        store.database.close()
+
+
+def choose_tenant(args: argparse.Namespace, ctx: CliContext, store: SQLiteStore) -> str:
+    wanted = getattr(args, "tenant", None) or ctx.environ.get(TENANT_VARIABLE)
+    if wanted:
+        return str(wanted)
+    tenants = Directory.list_tenants(store)
+    if not tenants:
+        raise CliError(f"the store {store.path} has no tenant; run `iamguard init`")
+    if len(tenants) > 1:
+        names = ", ".join(tenant.tenant_id for tenant in tenants)
+        raise CliError(f"the store has {len(tenants)} tenants ({names}); choose one with --tenant or {TENANT_VARIABLE}")
+    return tenants[0].tenant_id
+
+
+@dataclass
+class StoreSession:
+    """The opened store, the chosen tenant's directory, and (on first use) its credentials."""
+
+    ctx: CliContext
+    store: SQLiteStore
+    directory: Directory
+
+    @property
+    def tenant_id(self) -> str:
+        return self.directory.tenant_id
+
+    def close(self) -> None:
+        self.store.database.close()
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        from iamguard.cli.credentials_access import open_credentials
+
+        return open_credentials(self)
+
+
+def open_session(args: argparse.Namespace, ctx: CliContext) -> StoreSession:
+    store = open_store(args, ctx)
+    tenant_id = choose_tenant(args, ctx, store)
+    directory = Directory(store, tenant_id, clock=ctx.clock, cache_ttl=0)
+    return StoreSession(ctx, store, directory)
+
+
+def simulate_stored(args: argparse.Namespace, ctx: CliContext, context: dict[str, Any],
+                    resources: Sequence[str]) -> list[Decision]:
+    """`iamguard simulate --principal-arn ARN`: the stored principal's own policies (and the
+    --resource-policy, if given), like IAM's SimulatePrincipalPolicy."""
+    from iamguard.cli.simulate import read_policy
+
+    resource_policy = read_policy(ctx, "--resource-policy", args.resource_policy, "resource") \
+        if args.resource_policy else None
+    session = open_session(args, ctx)
+    try:
+        results = session.directory.simulate_principal_policy(
+            args.principal_arn, list(args.action), list(resources), context, resource_policy)
+    finally:
+        session.close()
+    return [result.decision for result in results]

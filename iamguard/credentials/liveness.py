@@ -1,0 +1,134 @@
+"""Is a verified session still alive? Checked on every authentication (JWT-09, KEY-04, ROLE-05).
+
+A session dies when any of these holds:
+- its `jti` was revoked;
+- any principal in its lineage (the user and every role it descends from) had its sessions
+  revoked after the session was issued (IAM's "revoke active sessions");
+- any principal in its lineage no longer exists under the same unique id (deleted, or deleted and
+  recreated under the same name: ROLE-04);
+- the access key it was derived from was deactivated or deleted;
+- the MFA device whose code it carries was deactivated or deleted.
+
+The verdict is cached per (store generation, jti). Every write that can kill a session bumps the
+generation, and the generation is re-read whenever this process committed a write or, for other
+processes' writes, after at most `ttl` seconds (the directory's own cache bound), so revocation
+is immediate in-process and bounded across processes. Errors are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+import cachetools
+
+from iamguard.clock import Clock
+from iamguard.credentials.errors import ExpiredToken, InvalidClientTokenId, InvalidToken, RevokedToken
+from iamguard.credentials.records import ACTIVE
+from iamguard.credentials.session import Session
+from iamguard.credentials.store import CredentialStore
+from iamguard.credentials.tokens import SessionClaims
+from iamguard.directory.errors import NoSuchEntityError
+
+
+class _Generations(Protocol):
+    def generation(self) -> int: ...
+
+    @property
+    def local_commits(self) -> int: ...
+
+
+class GenerationWatch:
+    """The (directory, credentials) generations, re-read only when they may have moved."""
+
+    def __init__(self, sources: tuple[_Generations, ...], clock: Clock, ttl: float) -> None:
+        self._sources = sources
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._seen: tuple[int, ...] | None = None
+        self._value: tuple[int, ...] = ()
+        self._checked_at = 0.0
+
+    def current(self) -> tuple[int, ...]:
+        commits = tuple(source.local_commits for source in self._sources)
+        now = self._clock.time()
+        with self._lock:
+            if commits == self._seen and 0.0 <= now - self._checked_at < self._ttl:
+                return self._value
+        value = tuple(source.generation() for source in self._sources)
+        with self._lock:
+            self._seen, self._value, self._checked_at = commits, value, now
+        return value
+
+
+class LivenessChecker:
+    def __init__(self, *, directory: Any, store: CredentialStore, watch: GenerationWatch, tenant_id: str,
+                 cache_size: int) -> None:
+        self._directory = directory
+        self._store = store
+        self._watch = watch
+        self._tenant = tenant_id
+        self._cache: cachetools.LRUCache[tuple[Any, ...], bool] = cachetools.LRUCache(maxsize=cache_size)
+        self._lock = threading.Lock()
+
+    def generation(self) -> tuple[int, ...]:
+        return self._watch.current()
+
+    def check(self, claims: SessionClaims) -> None:
+        """Raise RevokedToken when the session is dead; StoreError when that cannot be known."""
+        key = (self._watch.current(), claims.jti, claims.lineage, claims.access_key_id, claims.mfa_device_id)
+        with self._lock:
+            if self._cache.get(key):
+                return
+        self._check_uncached(claims)
+        with self._lock:
+            self._cache[key] = True
+
+    def check_session(self, session: Session, now: float, leeway: int) -> None:
+        """Re-check a Session object that may have been held for a while."""
+        if session.claims is not None:
+            if now >= session.claims.expires_at + leeway:
+                raise ExpiredToken("the session has expired")
+            self.check(session.claims)
+        elif session.access_key_id is not None:
+            self.check_key(session.access_key_id, session.principal_id)
+        else:
+            raise InvalidToken("the session carries neither a token nor an access key")
+
+    def check_key(self, access_key_id: str, user_id: str) -> None:
+        """For a Session built from a long-term key some time ago: is the key still active and
+        its user still the same user? Raises InvalidClientTokenId otherwise."""
+        key = (self._watch.current(), "access-key", access_key_id, user_id)
+        with self._lock:
+            if self._cache.get(key):
+                return
+        record = self._store.get_access_key(access_key_id)
+        if record is None or record.tenant_id != self._tenant or record.status != ACTIVE or record.user_id != user_id:
+            raise InvalidClientTokenId("the access key is no longer active")
+        try:
+            self._directory.resolve_id(user_id)
+        except NoSuchEntityError:
+            raise InvalidClientTokenId("the access key's user no longer exists") from None
+        with self._lock:
+            self._cache[key] = True
+
+    def _check_uncached(self, claims: SessionClaims) -> None:
+        if self._store.token_revoked(self._tenant, claims.jti):
+            raise RevokedToken("the session was revoked")
+        moment = self._store.sessions_not_before(self._tenant, claims.lineage)
+        if moment is not None and claims.issued_at < moment:
+            raise RevokedToken("the sessions of this principal were revoked after this one was issued")
+        for unique_id in claims.lineage:
+            try:
+                self._directory.resolve_id(unique_id)
+            except NoSuchEntityError:
+                raise RevokedToken("a user or role this session derives from no longer exists") from None
+        if claims.access_key_id is not None:
+            key = self._store.get_access_key(claims.access_key_id)
+            if key is None or key.tenant_id != self._tenant or key.status != ACTIVE or key.user_id != claims.lineage[0]:
+                raise RevokedToken("the access key this session derives from is no longer active")
+        if claims.mfa_device_id is not None:
+            device = self._store.get_mfa_device_by_id(claims.mfa_device_id)
+            if device is None or device.tenant_id != self._tenant or not device.enabled:
+                raise RevokedToken("the MFA device this session was verified with was removed")

@@ -1,0 +1,227 @@
+"""The credential store interface. Two implementations pass the same tests: `MemoryCredentialStore`
+(one process) and `SQLiteCredentialStore` (the directory's SQLite file, shared by processes).
+
+Operations whose atomicity matters are single store calls, never read-then-write in Python:
+- `consume_totp_step` advances a device's last accepted step only if it grows (one conditional
+  UPDATE in SQL), so a code is accepted once across threads and processes (MFA-02);
+- `consume_recovery_code` deletes one code and reports whether it was still there;
+- `record_failure` increments a failure counter and sets the lock in one transaction;
+- `insert_access_key` and `insert_mfa_device` count and insert in one transaction, so two
+  concurrent creations cannot exceed the per-user limit.
+Every write that can change an authentication or authorization outcome bumps the generation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from iamguard.credentials.config import Lockout
+from iamguard.credentials.records import (
+    AccessKeyRecord,
+    LoginProfile,
+    MfaDeviceRecord,
+    PasswordPolicy,
+    RecoveryCodeRecord,
+    SigningKeyRecord,
+    ThrottleState,
+)
+
+
+class LimitReached(Exception):
+    """Raised by inserts that would exceed a per-user limit (translated by the caller)."""
+
+
+class AlreadyExists(Exception):
+    """Raised by inserts whose unique name is taken (translated by the caller)."""
+
+
+def next_failure_state(state: ThrottleState, now: float, lockout: Lockout) -> ThrottleState:
+    """The counter after one more failure (both stores apply exactly this rule)."""
+    expired_lock = state.locked_until is not None and now >= state.locked_until
+    quiet = state.last_failure is not None and now - state.last_failure >= lockout.lock_seconds
+    if expired_lock or quiet:
+        state = ThrottleState(0, None, None)
+    if state.locked(now):
+        return ThrottleState(state.failures, state.locked_until, now)
+    failures = state.failures + 1
+    if failures >= lockout.max_failures:
+        return ThrottleState(0, now + lockout.lock_seconds, now)
+    return ThrottleState(failures, None, now)
+
+
+def throttle_stale(state: ThrottleState, horizon: float) -> bool:
+    last = max(state.locked_until or 0.0, state.last_failure or 0.0)
+    return last < horizon
+
+
+class CredentialStore(ABC):
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    @abstractmethod
+    def generation(self) -> int:
+        """Changes whenever an authorization-relevant credential write commits (any process for
+        SQLite). Caches key on it."""
+
+    @property
+    @abstractmethod
+    def local_commits(self) -> int:
+        """Changes whenever a write commits through this process (cheap to read on every call)."""
+
+    @abstractmethod
+    def server_secret(self, name: str) -> bytes:
+        """32 random bytes kept under `name`, created atomically on first use. Used only when the
+        configuration does not supply the pepper or data key."""
+
+    # -- password policy and login profiles ----------------------------------------------------
+
+    @abstractmethod
+    def get_password_policy(self, tenant_id: str) -> PasswordPolicy | None: ...
+
+    @abstractmethod
+    def put_password_policy(self, tenant_id: str, policy: PasswordPolicy | None) -> None: ...
+
+    @abstractmethod
+    def get_login_profile(self, tenant_id: str, user_id: str) -> LoginProfile | None: ...
+
+    @abstractmethod
+    def create_login_profile(self, profile: LoginProfile) -> None:
+        """Raises AlreadyExists when the user has one."""
+
+    @abstractmethod
+    def replace_password(self, profile: LoginProfile, history_limit: int, *, archive: bool = True) -> bool:
+        """Replace the user's profile. With `archive`, the previous hash goes into the history
+        (at most `history_limit` kept). False when the user has no profile."""
+
+    @abstractmethod
+    def delete_login_profile(self, tenant_id: str, user_id: str) -> bool: ...
+
+    @abstractmethod
+    def password_history(self, tenant_id: str, user_id: str) -> list[str]:
+        """Previous password hashes, newest first."""
+
+    # -- access keys ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def insert_access_key(self, record: AccessKeyRecord, limit: int) -> None:
+        """Raises LimitReached when the user already has `limit` keys."""
+
+    @abstractmethod
+    def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None: ...
+
+    @abstractmethod
+    def list_access_keys(self, tenant_id: str, user_id: str) -> list[AccessKeyRecord]: ...
+
+    @abstractmethod
+    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str) -> bool: ...
+
+    @abstractmethod
+    def delete_access_key(self, tenant_id: str, access_key_id: str) -> bool: ...
+
+    @abstractmethod
+    def record_access_key_use(self, access_key_id: str, at: float, action: str | None, ip: str | None) -> None:
+        """Last-used bookkeeping; not authorization-relevant, so the generation is not bumped."""
+
+    # -- MFA devices and recovery codes --------------------------------------------------------
+
+    @abstractmethod
+    def insert_mfa_device(self, record: MfaDeviceRecord, limit: int) -> None:
+        """Raises AlreadyExists when the serial number is taken in the tenant, LimitReached when
+        the user already has `limit` devices."""
+
+    @abstractmethod
+    def get_mfa_device(self, tenant_id: str, serial_number: str) -> MfaDeviceRecord | None: ...
+
+    @abstractmethod
+    def get_mfa_device_by_id(self, device_id: str) -> MfaDeviceRecord | None: ...
+
+    @abstractmethod
+    def list_mfa_devices(self, tenant_id: str, user_id: str) -> list[MfaDeviceRecord]: ...
+
+    @abstractmethod
+    def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
+        """Enable a disabled device and record `step` as used, only if `step` is newer than any
+        step used before. False when not applied."""
+
+    @abstractmethod
+    def disable_mfa_device(self, device_id: str) -> bool: ...
+
+    @abstractmethod
+    def delete_mfa_device(self, device_id: str) -> bool:
+        """Delete the device; when it was the user's last one, their recovery codes go too."""
+
+    @abstractmethod
+    def consume_totp_step(self, device_id: str, step: int) -> bool:
+        """Atomically record `step` as used if it is greater than the last used step of an
+        enabled device. True exactly once per (device, step), across threads and processes."""
+
+    @abstractmethod
+    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord]) -> None: ...
+
+    @abstractmethod
+    def list_recovery_codes(self, tenant_id: str, user_id: str) -> list[RecoveryCodeRecord]: ...
+
+    @abstractmethod
+    def consume_recovery_code(self, code_id: str) -> bool:
+        """Delete one code; True only for the caller that removed it."""
+
+    # -- failure counters ----------------------------------------------------------------------
+
+    @abstractmethod
+    def throttle_state(self, subject: str) -> ThrottleState: ...
+
+    @abstractmethod
+    def record_failure(self, subject: str, now: float, lockout: Lockout) -> ThrottleState:
+        """Count one consecutive failure; at the threshold, lock until now + lock period and
+        restart the count. A lock that has run out is cleared first."""
+
+    @abstractmethod
+    def clear_failures(self, subject: str) -> None: ...
+
+    # -- signing keys --------------------------------------------------------------------------
+
+    @abstractmethod
+    def signing_keys(self) -> list[SigningKeyRecord]:
+        """Every stored key, newest first."""
+
+    @abstractmethod
+    def add_signing_key(self, record: SigningKeyRecord, *, retire_at: float | None) -> bool:
+        """Add a key that becomes the active one. With `retire_at` (rotation) every other active
+        key is retired at that time; without it the key is added only if no active key exists
+        (first start, possibly racing other processes) and the result says whether it was."""
+
+    @abstractmethod
+    def prune_signing_keys(self, retired_before: float) -> int: ...
+
+    # -- revocation ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def revoke_sessions(self, tenant_id: str, principal_id: str, before: float) -> None:
+        """Sessions of the principal (or derived from it) issued before `before` are revoked.
+        Keeps the latest moment when called twice."""
+
+    @abstractmethod
+    def sessions_not_before(self, tenant_id: str, principal_ids: Iterable[str]) -> float | None:
+        """The latest revocation moment among the principals, or None."""
+
+    @abstractmethod
+    def revoke_token(self, tenant_id: str, jti: str, expires_at: float) -> None: ...
+
+    @abstractmethod
+    def token_revoked(self, tenant_id: str, jti: str) -> bool: ...
+
+    @abstractmethod
+    def prune(self, now: float, horizon: float) -> None:
+        """Forget what can no longer matter: token revocations past the token's expiry, session
+        revocations older than `horizon` (every token issued before it has expired) and failure
+        counters untouched since `horizon`."""
+
+    # -- dependents of a user (the directory refuses DeleteUser while any exist) ---------------
+
+    def user_dependents(self, tenant_id: str, user_id: str) -> list[str]:
+        found: list[str] = []
+        if self.get_login_profile(tenant_id, user_id) is not None:
+            found.append("login profile (password)")
+        found.extend(f"access key {key.access_key_id}" for key in self.list_access_keys(tenant_id, user_id))
+        found.extend(f"MFA device {device.serial_number}" for device in self.list_mfa_devices(tenant_id, user_id))
+        return found

@@ -1,0 +1,71 @@
+"""Policy documents on their way into the directory: text, size quota, validation.
+
+A document is stored as the JSON text the caller gave (a mapping is serialized once), so what
+comes back is exactly what went in. It is validated with the engine's parser before anything is
+stored; a malformed document raises MalformedPolicyDocumentError with every finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from iamguard.directory.errors import InvalidInputError, LimitExceededError, MalformedPolicyDocumentError
+from iamguard.engine.compiler import Policy, parse_policy
+from iamguard.errors import Finding, PolicyError, join_pointer
+from iamguard.policy.model import PolicyKind, StatementEffect
+
+_WHITESPACE = " \t\n\r"
+
+
+def document_text(source: object, what: str) -> str:
+    """JSON text for a document given as text, bytes, a mapping or a compiled Policy."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            return bytes(source).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedPolicyDocumentError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    if isinstance(source, Policy):
+        return json.dumps(source.to_dict())
+    if isinstance(source, Mapping):
+        try:
+            return json.dumps(source, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise MalformedPolicyDocumentError(f"{what} cannot be written as JSON: {exc}") from None
+    raise InvalidInputError(f"{what} must be JSON text or a mapping, not {type(source).__name__}")
+
+
+def size(text: str) -> int:
+    """IAM's measure of a policy: characters that are not whitespace."""
+    return len(text) - sum(text.count(char) for char in _WHITESPACE)
+
+
+def validated(source: object, kind: PolicyKind, *, limit: int, what: str) -> tuple[str, Policy]:
+    """The document's text and compiled policy, or an error naming what is wrong and where."""
+    text = document_text(source, what)
+    measured = size(text)
+    if measured > limit:
+        raise LimitExceededError(f"{what} has {measured} characters (not counting whitespace); "
+                                 f"the limit is {limit}")
+    try:
+        policy = parse_policy(text, kind)
+    except PolicyError as exc:
+        raise MalformedPolicyDocumentError(f"{what} is not a valid {kind.value} policy", exc.findings) from None
+    return text, policy
+
+
+def open_trust_findings(policy: Policy) -> list[Finding]:
+    """Statements that let anyone at all assume a role: Allow, Principal "*" (or {"AWS": "*"})
+    and no Condition to narrow it (security spec ROLE-01; AWS guardrail IAM-STS-2)."""
+    findings = []
+    for statement in policy.document.statements:
+        principal = statement.principal
+        if (statement.effect is StatementEffect.ALLOW and principal is not None and not principal.negated
+                and principal.everyone and not statement.conditions):
+            findings.append(Finding(
+                join_pointer(statement.pointer, "Principal"),
+                "this statement lets anyone assume the role; name the trusted principals or add a Condition "
+                "(such as sts:ExternalId or aws:PrincipalAccount)", "OpenTrust"))
+    return findings

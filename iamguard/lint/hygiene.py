@@ -1,0 +1,77 @@
+"""SUGGESTION rules on the raw document: Version, and duplicate or already-covered list items.
+
+These read the JSON as written (never the parsed model), so they run even on a document the
+parser rejects, and must not assume any element has the right type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from iamguard.lint.context import item_pointer, raw_statements
+from iamguard.lint.coverage import covers_action, covers_resource
+from iamguard.lint.findings import LintFinding, Severity
+from iamguard.policy.model import VERSION_2008, VERSION_2012
+
+_G = Severity.SUGGESTION
+
+
+def check_version(data: Any) -> Iterator[LintFinding]:
+    if not isinstance(data, Mapping):
+        return
+    if "Version" not in data:
+        yield LintFinding(
+            _G, "MISSING_VERSION", "",
+            f"the policy has no Version, so IAM reads it with the 2008-10-17 rules (no policy variables); "
+            f"add \"Version\": \"{VERSION_2012}\"",
+        )
+    elif data["Version"] == VERSION_2008:
+        yield LintFinding(
+            _G, "OLD_VERSION", "/Version",
+            f"Version {VERSION_2008} disables policy variables and newer features; use \"{VERSION_2012}\"",
+        )
+
+
+def check_duplicates(data: Any) -> Iterator[LintFinding]:
+    variables = isinstance(data, Mapping) and data.get("Version") == VERSION_2012
+    for pointer, raw in raw_statements(data):
+        if not isinstance(raw, Mapping):
+            continue
+        for element in ("Action", "NotAction"):
+            yield from _list_duplicates(raw, pointer, element, "ACTION", str.lower, covers_action)
+        for element in ("Resource", "NotResource"):
+            yield from _list_duplicates(
+                raw, pointer, element, "RESOURCE", str,
+                lambda general, specific: covers_resource(general, specific, variables=variables),
+            )
+
+
+def _list_duplicates(
+    raw: Mapping[str, Any], pointer: str, element: str, noun: str,
+    normalize: Callable[[str], str], covers: Callable[[str, str], bool],
+) -> Iterator[LintFinding]:
+    items = raw.get(element)
+    if not isinstance(items, list):
+        return
+    texts = [(index, item) for index, item in enumerate(items) if isinstance(item, str)]
+    seen: dict[str, int] = {}
+    for index, item in texts:
+        key = normalize(item)
+        where = item_pointer(raw, pointer, element, index)
+        if key in seen:
+            yield LintFinding(
+                _G, f"DUPLICATE_{noun}", where,
+                f"{item!r} is listed twice in {element} (also at index {seen[key]}); remove one",
+            )
+            continue
+        seen[key] = index
+        # Of two spellings that match each other (`a*` and `a**`), only the later one is reported.
+        wider = next((other for other_index, other in texts
+                      if other_index != index and normalize(other) != key and covers(other, item)
+                      and not (other_index > index and covers(item, other))), None)
+        if wider is not None:
+            yield LintFinding(
+                _G, f"REDUNDANT_{noun}", where,
+                f"{item!r} in {element} is already matched by {wider!r} in the same list; remove it",
+            )

@@ -1,0 +1,311 @@
+"""Which route will a Starlette or FastAPI router dispatch this ASGI scope to?
+
+The answer is computed with the router's own matching: every route's `matches(scope)` on the
+scope the router will see (so `root_path`, mounts, hosts and converters behave exactly as in
+dispatch), walked in the router's order: the first full match wins, else the first partial
+match (405), else the trailing-slash redirect, else FastAPI's low-priority routes, else the
+router's default (spec MAP-01, MAP-10). Nothing here parses the path itself.
+
+This module is duck-typed so that it needs neither starlette nor fastapi to import; the only
+private FastAPI API it touches is the included-router matching (`_IncludedRouter._match`,
+`effective_candidates`, `APIRouter._match_low_priority`), and anything unexpected there makes the
+request unmappable, which the guard denies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamguard.web.inventory import RouteEntry
+from iamguard.web.routes import WEBSOCKET, RouteRule, rules_of
+from iamguard.web.target import DEFAULT_METHODS
+
+_FULL, _PARTIAL, _NONE = "FULL", "PARTIAL", "NONE"
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """The route the router will run: its template (mount prefixes included, converters
+    dropped), the converted path parameters, and the rules its endpoint declares."""
+
+    template: str
+    params: dict[str, Any]
+    declared: tuple[RouteRule, ...]
+    route: Any = field(repr=False)
+    partial: bool = False
+    methods: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class NoRoute:
+    """No route matched. `safe` is True when the router's answer runs no endpoint (404 or a
+    trailing-slash redirect); otherwise the request must be treated as unmapped."""
+
+    safe: bool
+
+
+def _match_name(match: Any) -> str:
+    return str(getattr(match, "name", match))
+
+
+def _is_included_router(route: Any) -> bool:
+    return hasattr(route, "_match") and hasattr(route, "original_router") and hasattr(route, "effective_candidates")
+
+
+def _probe(scope: dict[str, Any]) -> dict[str, Any]:
+    """A copy the routers may write into (FastAPI keeps matching state in scope["fastapi"])."""
+    copy = dict(scope)
+    if isinstance(copy.get("fastapi"), dict):
+        copy["fastapi"] = dict(copy["fastapi"])
+    return copy
+
+
+def _mount_prefix(route: Any) -> str:
+    path_format: str = getattr(route, "path_format", "")
+    return path_format[: -len("/{path}")] if path_format.endswith("/{path}") else getattr(route, "path", "")
+
+
+def _sub_routes(route: Any) -> list[Any] | None:
+    """The routes behind a Mount or Host, or None when it wraps an opaque ASGI app."""
+    routes = getattr(route, "routes", None)
+    return list(routes) if routes else None
+
+
+def _inner_router(route: Any) -> Any:
+    app = getattr(route, "_base_app", None) or getattr(route, "app", None)
+    return getattr(app, "router", app)
+
+
+def _handler(endpoint: Any, method: str) -> Any:
+    """For class-based endpoints, the method that will handle the request (as Starlette picks it)."""
+    if not isinstance(endpoint, type):
+        return None
+    if method == "HEAD" and not hasattr(endpoint, "head"):
+        return getattr(endpoint, "get", None)
+    if method == WEBSOCKET:
+        return None
+    return getattr(endpoint, method.lower(), None)
+
+
+def _dependency_rules(dependant: Any) -> list[RouteRule]:
+    found: list[RouteRule] = []
+    stack = [dependant] if dependant is not None else []
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for sub in getattr(current, "dependencies", ()) or ():
+            found.extend(rules_of(getattr(sub, "call", None)))
+            stack.append(sub)
+    return found
+
+
+def declared_rules(endpoint: Any, method: str, dependant: Any = None, extra: Any = None) -> tuple[RouteRule, ...]:
+    rules: list[RouteRule] = [*rules_of(endpoint), *rules_of(_handler(endpoint, method))]
+    if extra is not None:
+        rules.extend(rules_of(extra))
+    rules.extend(_dependency_rules(dependant))
+    unique: list[RouteRule] = []
+    for item in rules:
+        if not any(item is other for other in unique):
+            unique.append(item)
+    return tuple(unique)
+
+
+def _leaf(route: Any, template: str, params: dict[str, Any], method: str, *, partial: bool,
+          context: Any = None) -> RouteMatch:
+    source = context if context is not None else route
+    endpoint = getattr(source, "endpoint", None) or getattr(route, "endpoint", None)
+    dependant = getattr(source, "dependant", None) or getattr(route, "dependant", None)
+    methods = getattr(source, "methods", None) or getattr(route, "methods", None)
+    declared = declared_rules(endpoint, method, dependant, route if endpoint is None else None)
+    return RouteMatch(template, params, declared, route, partial, frozenset(methods) if methods else None)
+
+
+def _pick(routes: list[Any], scope: dict[str, Any], prefix: str, method: str,
+          router: Any) -> RouteMatch | NoRoute:
+    partial: tuple[Any, dict[str, Any]] | None = None
+    for route in routes:
+        match, child = route.matches(_probe(scope))
+        name = _match_name(match)
+        if name == _FULL:
+            return _descend(route, scope, child, prefix, method, partial=False)
+        if name == _PARTIAL and partial is None:
+            partial = (route, child)
+    if partial is not None:
+        return _descend(partial[0], scope, partial[1], prefix, method, partial=True)
+    return _no_route(routes, scope, prefix, method, router)
+
+
+def _is_mount(route: Any) -> bool:
+    return hasattr(route, "routes") and hasattr(route, "path_format") and not hasattr(route, "host")
+
+
+def _is_host(route: Any) -> bool:
+    return hasattr(route, "routes") and hasattr(route, "host")
+
+
+def _base_app(route: Any) -> Any:
+    return getattr(route, "_base_app", None) or getattr(route, "app", None)
+
+
+def _descend(route: Any, scope: dict[str, Any], child: dict[str, Any], prefix: str, method: str, *,
+             partial: bool) -> RouteMatch | NoRoute:
+    if _is_included_router(route):
+        return _included(route, scope, prefix, method)
+    merged = {**scope, **_plain(child)}
+    params = dict(merged.get("path_params", {}))
+    if _is_mount(route) or _is_host(route):
+        inner_prefix = prefix + _mount_prefix(route) if _is_mount(route) else prefix
+        routes = _sub_routes(route)
+        if routes is not None:  # dispatch continues in the routes behind the mount or host
+            return _pick(routes, merged, inner_prefix, method, _inner_router(route))
+        # An opaque ASGI app (static files, another framework): mapped as one route.
+        declared = declared_rules(None, method, None, _base_app(route)) + rules_of(route)
+        return RouteMatch(inner_prefix + "/{path}", params, declared, route, partial, None)
+    template = prefix + (getattr(route, "path_format", None) or getattr(route, "path", "") or "")
+    declared = declared_rules(getattr(route, "endpoint", None), method, getattr(route, "dependant", None))
+    return RouteMatch(template, params, declared, route, partial, _methods_of(route))
+
+
+def _methods_of(route: Any) -> frozenset[str] | None:
+    methods = getattr(route, "methods", None)
+    return frozenset(methods) if methods else None
+
+
+def _included(route: Any, scope: dict[str, Any], prefix: str, method: str) -> RouteMatch | NoRoute:
+    probe = _probe(scope)
+    match, child, inner, context = route._match(probe)
+    name = _match_name(match)
+    if name == _NONE or inner is None:
+        return NoRoute(safe=_default_is_not_found(getattr(route, "original_router", None)))
+    if _is_included_router(inner):
+        return _included(inner, {**scope, **_plain(child)}, prefix, method)
+    merged = {**scope, **_plain(child)}
+    params = dict(merged.get("path_params", {}))
+    starlette_route = getattr(context, "starlette_route", None) if context is not None else None
+    if starlette_route is not None and _sub_routes(starlette_route) is not None:
+        return _descend(starlette_route, scope, _plain(child), prefix, method, partial=name == _PARTIAL)
+    template = prefix + (getattr(context, "path_format", None) or getattr(inner, "path_format", "") or "")
+    return _leaf(inner, template, params, method, partial=name == _PARTIAL, context=context)
+
+
+def _plain(child: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in child.items() if key != "fastapi"}
+
+
+def _default_is_not_found(router: Any) -> bool:
+    if router is None:
+        return False
+    default = getattr(router, "default", None)
+    not_found = getattr(router, "not_found", None)
+    return default is not None and default == not_found
+
+
+def _no_route(routes: list[Any], scope: dict[str, Any], prefix: str, method: str,
+              router: Any) -> RouteMatch | NoRoute:
+    if router is None:
+        return NoRoute(safe=False)
+    if scope.get("type") == "http" and getattr(router, "redirect_slashes", False) and _route_path(scope) != "/":
+        redirect = dict(scope)
+        path: str = redirect["path"]
+        redirect["path"] = path.rstrip("/") if _route_path(scope).endswith("/") else path + "/"
+        for route in routes:
+            match, _ = route.matches(_probe(redirect))
+            if _match_name(match) != _NONE:
+                return NoRoute(safe=True)  # the router answers with a redirect, running no endpoint
+    low_priority = getattr(router, "_match_low_priority", None)
+    if low_priority is not None:
+        match, child, route, context = low_priority(_probe(scope))
+        if _match_name(match) != _NONE and route is not None:
+            merged = {**scope, **_plain(child)}
+            template = prefix + (getattr(context, "path_format", None) or getattr(route, "path_format", "") or "")
+            return _leaf(route, template, dict(merged.get("path_params", {})), method,
+                         partial=_match_name(match) == _PARTIAL, context=context)
+    return NoRoute(safe=_default_is_not_found(router))
+
+
+def _route_path(scope: dict[str, Any]) -> str:
+    # The same arithmetic as starlette's get_route_path: the router matches path minus root_path.
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path) and (path == root_path or path[len(root_path)] == "/"):
+        return path[len(root_path):]
+    return path
+
+
+def find_router(app: Any) -> Any:
+    """The router of a Starlette/FastAPI app, a Router itself, or None."""
+    router = getattr(app, "router", None)
+    if router is not None and hasattr(router, "routes"):
+        return router
+    if hasattr(app, "routes") and not hasattr(app, "matches"):
+        return app
+    return None
+
+
+def resolve(router: Any, scope: dict[str, Any]) -> RouteMatch | NoRoute:
+    method = WEBSOCKET if scope.get("type") == "websocket" else scope.get("method", "")
+    return _pick(list(router.routes), scope, "", method, router)
+
+
+# ---- inventory: every route of an app, for the listing and the strict startup check ----------
+
+def route_entries(router: Any) -> list[RouteEntry]:
+    return list(_entries(list(router.routes), "", frozenset()))
+
+
+def _params_of(route: Any) -> frozenset[str]:
+    convertors = getattr(route, "param_convertors", None) or {}
+    names = frozenset(convertors)
+    return names - {"path"} if _is_mount(route) else names
+
+
+def _entries(routes: list[Any], prefix: str, params: frozenset[str]) -> Iterator[RouteEntry]:
+    for route in routes:
+        if _is_included_router(route):
+            yield from _included_entries(route, prefix, params)
+            continue
+        yield from _route_entries(route, prefix, params, None)
+
+
+def _included_entries(route: Any, prefix: str, params: frozenset[str]) -> Iterator[RouteEntry]:
+    for candidate in route.effective_candidates():
+        if _is_included_router(candidate):
+            yield from _included_entries(candidate, prefix, params)
+            continue
+        starlette_route = getattr(candidate, "starlette_route", None)
+        original = getattr(candidate, "original_route", None)
+        if starlette_route is not None:
+            yield from _route_entries(starlette_route, prefix, params, None)
+        elif original is not None:
+            yield from _route_entries(original, prefix, params, candidate)
+
+
+def _route_entries(route: Any, prefix: str, params: frozenset[str], context: Any) -> Iterator[RouteEntry]:
+    own = params | _params_of(route)
+    name = getattr(route, "name", None)
+    if _is_mount(route) or _is_host(route):
+        inner_prefix = prefix + _mount_prefix(route) if _is_mount(route) else prefix
+        routes = _sub_routes(route)
+        if routes is not None:
+            yield from _entries(routes, inner_prefix, own)
+            return
+        declared = rules_of(_base_app(route)) + rules_of(route)
+        for method in sorted(DEFAULT_METHODS - {"HEAD", "OPTIONS"}):
+            yield RouteEntry(method, inner_prefix + "/{path}", name, own, declared)
+        return
+    source = context if context is not None else route
+    template = prefix + (getattr(source, "path_format", None) or getattr(route, "path_format", "") or "")
+    endpoint = getattr(source, "endpoint", None) or getattr(route, "endpoint", None)
+    dependant = getattr(source, "dependant", None) or getattr(route, "dependant", None)
+    if not hasattr(route, "methods"):  # a WebSocket route
+        yield RouteEntry(WEBSOCKET, template, name, own, declared_rules(endpoint, WEBSOCKET, dependant))
+        return
+    methods = getattr(source, "methods", None) or getattr(route, "methods", None)
+    for method in sorted(methods or DEFAULT_METHODS):
+        yield RouteEntry(method, template, name, own, declared_rules(endpoint, method, dependant))

@@ -1,0 +1,201 @@
+"""Framework-neutral handlers for the token endpoints an app can mount:
+
+- `POST {prefix}/token`: `{"access_key_id", "secret_access_key"}` or `{"user_name", "password"}`,
+  optionally `"mfa_code"` (or `"recovery_code"`) and `"duration_seconds"` -> a session token;
+- `POST {prefix}/assume-role` (Bearer session): `{"role_arn", "session_name"}`, optionally
+  `"duration_seconds"`, `"mfa_code"`, `"source_identity"` -> a role session token;
+- `POST {prefix}/step-up` (Bearer session): `{"mfa_code"}` or `{"recovery_code"}` -> a fresh
+  session token for the same principal with a new MFA time (RFC 9470's remedy).
+
+Successful answers are `{"token", "token_type": "Bearer", "expires_at", "expires_in",
+"session_arn"}`. Errors carry the credentials layer's status and IAM error code; throttled
+callers get 429 with `Retry-After` (spec KEY-03, MFA-04). Bodies must be JSON objects of at most
+16 KiB with string values where strings are expected; nothing else is read. Secrets never appear
+in an answer or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from iamguard.errors import IamGuardError
+from iamguard.store.database import StoreError
+from iamguard.web import responses
+from iamguard.web.responses import WebResponse, json_response
+from iamguard.web.tokens import CredentialError, find_credential
+
+logger = logging.getLogger("iamguard.web.endpoints")
+MAX_BODY = 16 * 1024
+
+
+class TokenIssuer(Protocol):
+    """What the endpoints need from `iamguard.credentials.Credentials`."""
+
+    clock: Any
+
+    def get_session_token(self, credentials: Any, *, mfa_code: str | None = None, duration: int | None = None,
+                          serial_number: str | None = None, recovery_code: str | None = None) -> Any: ...
+
+    def assume_role(self, role_arn: str, session_name: str, caller: Any, duration: int | None = None,
+                    session_policy: Any = None, tags: Any = None, source_identity: str | None = None,
+                    mfa_code: str | None = None) -> Any: ...
+
+    def step_up(self, session: Any, mfa_code: str | None = None, *, serial_number: str | None = None,
+                recovery_code: str | None = None) -> Any: ...
+
+    def authenticate(self, token: object) -> Any: ...
+
+
+class _BadBody(ValueError):
+    pass
+
+
+def _read(content_type: str | None, body: bytes) -> dict[str, Any]:
+    if content_type is None or content_type.split(";")[0].strip().lower() != "application/json":
+        raise _BadBody("send a JSON object with Content-Type: application/json")
+    if len(body) > MAX_BODY:
+        raise _BadBody("the body is too large")
+
+    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise _BadBody("duplicate keys in the body")
+        return dict(pairs)
+
+    def refuse_constant(name: str) -> Any:
+        raise _BadBody("non-finite numbers are not accepted")
+
+    try:
+        data = json.loads(body, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _BadBody(str(exc) if isinstance(exc, _BadBody) else "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _BadBody("the body must be a JSON object")
+    return data
+
+
+def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        raise _BadBody(f"{name!r} must be a non-empty string")
+    return value
+
+
+def _duration(data: Mapping[str, Any]) -> int | None:
+    value = data.get("duration_seconds")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _BadBody("'duration_seconds' must be an integer")
+    return value
+
+
+def _issued(issued: Any, now: float) -> WebResponse:
+    return json_response(200, {
+        "token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at,
+        "expires_in": max(0, int(issued.expires_at - now)), "session_arn": issued.session_arn,
+    })
+
+
+def _failure(exc: Exception) -> WebResponse:
+    if isinstance(exc, _BadBody):
+        return json_response(400, {"error": "ValidationError", "message": str(exc)})
+    if isinstance(exc, (StoreError, TimeoutError)):
+        return responses.unavailable()
+    if isinstance(exc, IamGuardError):
+        status = getattr(exc, "status", 400)
+        status = status if isinstance(status, int) and 400 <= status < 600 else 400
+        code = getattr(exc, "code", type(exc).__name__)
+        message = getattr(exc, "message", "the request was refused")
+        headers: tuple[tuple[str, str], ...] = ()
+        retry_after = getattr(exc, "retry_after", None)
+        if status == 429 and isinstance(retry_after, int):
+            headers = (("retry-after", str(retry_after)),)
+        if status == 401 and getattr(exc, "reason", None) is not None:  # a token problem
+            return responses.invalid_token(None)
+        return json_response(status, {"error": code, "message": message}, headers)
+    logger.error("iamguard endpoint failed with %s", type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
+    return responses.unavailable()
+
+
+class AuthEndpoints:
+    """The three handlers, each taking the request headers and body and returning a WebResponse.
+    They run blocking credential work (password hashing); async adapters call them in a thread."""
+
+    def __init__(self, credentials: TokenIssuer) -> None:
+        self.credentials = credentials
+
+    def _caller(self, headers: Sequence[tuple[str, str]]) -> Any:
+        authorization = [value for name, value in headers if name == "authorization"]
+        try:
+            credential = find_credential(authorization, [], None)
+        except CredentialError as exc:
+            raise _TokenProblem(exc.status) from None
+        if credential is None:
+            raise _TokenProblem(401, missing=True)
+        return self.credentials.authenticate(credential.token)
+
+    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any) -> WebResponse:
+        content_type = next((value for name, value in headers if name == "content-type"), None)
+        try:
+            data = _read(content_type, body)
+            issued = action(data)
+            return _issued(issued, self.credentials.clock.time())
+        except _TokenProblem as problem:
+            if problem.missing:
+                return responses.missing_credentials(None)
+            if problem.status == 400:
+                return responses.invalid_request(None, "ambiguous credentials")
+            return responses.invalid_token(None)
+        except Exception as exc:  # every failure is an answer, never a crash or a token
+            return _failure(exc)
+
+    def token(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+        from iamguard.credentials import AccessKeyCredentials, PasswordCredentials
+
+        def exchange(data: Mapping[str, Any]) -> Any:
+            if "access_key_id" in data:
+                given: Any = AccessKeyCredentials(_text(data, "access_key_id") or "",
+                                                  _text(data, "secret_access_key") or "")
+            elif "user_name" in data:
+                given = PasswordCredentials(_text(data, "user_name") or "", _text(data, "password") or "")
+            else:
+                raise _BadBody("send access_key_id and secret_access_key, or user_name and password")
+            return self.credentials.get_session_token(
+                given, mfa_code=_text(data, "mfa_code", required=False), duration=_duration(data),
+                recovery_code=_text(data, "recovery_code", required=False))
+
+        return self._run(headers, body, exchange)
+
+    def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+        def assume(data: Mapping[str, Any]) -> Any:
+            caller = self._caller(headers)
+            return self.credentials.assume_role(
+                _text(data, "role_arn") or "", _text(data, "session_name") or "", caller,
+                duration=_duration(data), source_identity=_text(data, "source_identity", required=False),
+                mfa_code=_text(data, "mfa_code", required=False))
+
+        return self._run(headers, body, assume)
+
+    def step_up(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+        def step(data: Mapping[str, Any]) -> Any:
+            session = self._caller(headers)
+            code = _text(data, "mfa_code", required=False)
+            recovery = _text(data, "recovery_code", required=False)
+            if (code is None) == (recovery is None):
+                raise _BadBody("send exactly one of mfa_code or recovery_code")
+            return self.credentials.step_up(session, code, recovery_code=recovery)
+
+        return self._run(headers, body, step)
+
+
+class _TokenProblem(Exception):
+    def __init__(self, status: int, *, missing: bool = False) -> None:
+        super().__init__("token problem")
+        self.status = status
+        self.missing = missing

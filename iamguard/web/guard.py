@@ -1,0 +1,664 @@
+"""The Guard: one decision procedure that every web adapter calls.
+
+`Guard.check(request)` (async) and `Guard.check_sync(request)` run the same pipeline:
+
+1. screen the method, the target and override headers (400/405 before anything else);
+2. find the rule for the matched route (endpoint decorators, then the route map); public routes
+   pass with the anonymous principal; OPTIONS is answered without running the handler;
+3. read the network context (`aws:SourceIp`, `aws:SecureTransport`, trusted proxies only);
+4. authenticate: exactly one credential (Bearer header or session cookie) or the app's own login
+   through a principal resolver; none is 401, a bad one 401 `invalid_token`;
+5. deny routes with no rule (403);
+6. fill the resource template with the router's path values as literal text;
+7. build the context: network keys, time from the injected clock, the principal's keys, then the
+   app's context providers (sync or async);
+8. evaluate; a deny that fresh MFA would turn into an allow becomes a step-up challenge;
+9. audit the outcome, whatever it is.
+
+Any exception on the way becomes a deny (503 for infrastructure, 401/403 otherwise); the
+handler runs only when the returned `Verdict.allowed` is true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from iamguard import audit as codes
+from iamguard.audit import Auditor, AuditRecord, AuditSink, as_auditor
+from iamguard.clock import SYSTEM_CLOCK, Clock
+from iamguard.engine.context import Request
+from iamguard.engine.decision import Decision, Effect
+from iamguard.engine.evaluator import PolicySet
+from iamguard.errors import IamGuardError
+from iamguard.policy.arn import TENANT_ID
+from iamguard.store.database import StoreError
+from iamguard.web import responses
+from iamguard.web.inventory import RouteEntry, inspect_routes
+from iamguard.web.network import ForwardedHeaderError, TrustedProxies, secure_transport, source_ip
+from iamguard.web.request import ANONYMOUS, ContextInput, IamContext, Login, WebRequest
+from iamguard.web.responses import WebResponse
+from iamguard.web.routes import (
+    SAFE_METHODS,
+    RouteConfigError,
+    RouteMap,
+    RouteReport,
+    RouteRule,
+    TemplateError,
+    UnmappedRoutesError,
+    check_route_method,
+    lookup_method,
+)
+from iamguard.web.stepup import MFA_AGE, MFA_PRESENT, fresh_mfa_would_allow, required_max_age
+from iamguard.web.target import (
+    DEFAULT_MAX_PATH_LENGTH,
+    DEFAULT_METHODS,
+    Rejection,
+    check_method,
+    check_overrides,
+    check_path,
+    check_raw_path,
+)
+from iamguard.web.tokens import MAX_TOKEN_LENGTH, CredentialError, find_credential
+
+logger = logging.getLogger("iamguard.web")
+
+ContextProvider = Callable[[ContextInput], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
+PrincipalResolver = Callable[[WebRequest], "str | Login | Awaitable[str | Login | None] | None"]
+
+# Keys a context provider may add under the reserved prefixes; everything else under `aws:` or
+# `sts:` describes the principal, the session or the network and comes from iamguard alone.
+_PROVIDER_AWS_PREFIXES = ("aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
+
+
+class SessionAuthority(Protocol):
+    """What the guard needs from `iamguard.credentials.Credentials`."""
+
+    def authenticate(self, token: str) -> Any: ...
+
+    def policy_set_for(self, session: Any, resource_policy: Any = None) -> PolicySet: ...
+
+
+class PrincipalDirectory(Protocol):
+    """What the guard needs from `iamguard.directory.Directory` (for principal resolvers)."""
+
+    def resolve(self, principal_arn: str) -> Any: ...  # .policy_set and .context
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    tenant: str | None = None  # fills {tenant} in resource templates
+    template_values: Mapping[str, str] = field(default_factory=dict)  # more fixed {names}
+    trusted_proxies: TrustedProxies | Sequence[str] = ()
+    cookie_name: str | None = None  # enables one session cookie as the credential source
+    trusted_origins: tuple[str, ...] = ()  # for cookie-authenticated unsafe requests (CSRF)
+    realm: str | None = None
+    step_up_endpoint: str | None = None  # where clients get a fresher MFA session
+    step_up_max_age: int = 300  # max_age when no policy bounds aws:MultiFactorAuthAge
+    debug: bool = False  # adds decision.explain() to 403 bodies; never in production
+    timeout: float = 5.0  # seconds for the whole decision
+    methods: frozenset[str] = DEFAULT_METHODS
+    max_path_length: int = DEFAULT_MAX_PATH_LENGTH
+    max_token_length: int = MAX_TOKEN_LENGTH
+    audit_allows: bool = True
+    audit_public: bool = False
+    require_audit: bool = True  # an allow that cannot be audited is refused (503)
+
+    def __post_init__(self) -> None:
+        setter = object.__setattr__
+        setter(self, "trusted_proxies", TrustedProxies.of(self.trusted_proxies))
+        setter(self, "trusted_origins", tuple(self.trusted_origins))
+        setter(self, "template_values", dict(self.template_values))
+        if self.tenant is not None and not TENANT_ID.fullmatch(self.tenant):
+            raise ValueError(f"tenant {self.tenant!r} must match [a-z0-9-]{{1,64}}")
+        for name, value in self.template_values.items():
+            if not isinstance(value, str) or not value or ":" in value:
+                raise ValueError(f"template value {name!r} must be a non-empty string without ':'")
+        if self.tenant is not None and "tenant" in self.template_values:
+            raise ValueError("give the tenant once: tenant=... or template_values['tenant']")
+        if self.timeout <= 0 or self.step_up_max_age < 0:
+            raise ValueError("timeout must be positive and step_up_max_age not negative")
+        if self.cookie_name is not None and not self.cookie_name.isascii():
+            raise ValueError("cookie_name must be ASCII")
+
+    @property
+    def fixed_values(self) -> dict[str, str]:
+        values = dict(self.template_values)
+        if self.tenant is not None:
+            values["tenant"] = self.tenant
+        return values
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal: str
+    policy_set: PolicySet
+    context: Mapping[str, Any]
+    source: str
+    session: Any = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`allowed`: run the handler. Otherwise send `response` (it is always set then)."""
+
+    allowed: bool
+    reason: str
+    iam: IamContext | None = None
+    response: WebResponse | None = None
+    decision: Decision | None = None
+    detail: str | None = None  # for the audit record: secret-free, never shown to the client
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response is not None else None
+
+
+class _Refusal(Exception):
+    """Ends the pipeline with a response; internal to this module."""
+
+    def __init__(self, response: WebResponse, reason: str, detail: str | None = None,
+                 decision: Decision | None = None) -> None:
+        super().__init__(reason)
+        self.response = response
+        self.reason = reason
+        self.detail = detail
+        self.decision = decision
+
+
+class _Trail:
+    """What the audit record of one request needs, collected as the pipeline goes."""
+
+    __slots__ = ("action", "principal", "request", "request_id", "resource", "session_id", "source_ip",
+                 "started")
+
+    def __init__(self, request: WebRequest) -> None:
+        self.request = request
+        self.request_id = request.request_id or secrets.token_hex(8)
+        self.started = time.perf_counter()
+        self.principal: str | None = None
+        self.session_id: str | None = None
+        self.action: str | None = None
+        self.resource: str | None = None
+        self.source_ip: str | None = request.client
+
+
+def _infrastructure(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, StoreError):
+        return codes.STORE_UNAVAILABLE, "the store is unavailable"
+    if isinstance(exc, TimeoutError):
+        return codes.TIMEOUT, "the decision timed out"
+    return codes.INTERNAL_ERROR, f"unexpected {type(exc).__name__}"
+
+
+def _refusal_error(exc: BaseException) -> bool:
+    """An error that says "these credentials are not acceptable" (rather than "cannot decide"):
+    iamguard's own errors, except store failures and those that declare a 5xx status."""
+    if not isinstance(exc, IamGuardError) or isinstance(exc, StoreError):
+        return False
+    status = getattr(exc, "status", 401)
+    return not (isinstance(status, int) and status >= 500)
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _first_attribute(target: Any, names: Iterable[str]) -> Any:
+    for name in names:
+        value = getattr(target, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+class Guard:
+    """The framework-neutral enforcement point. Thread-safe and shared by all requests: it keeps
+    no per-request state outside the call (spec CACHE-05)."""
+
+    def __init__(
+        self,
+        authority: SessionAuthority | None = None,
+        *,
+        directory: PrincipalDirectory | None = None,
+        resolver: PrincipalResolver | None = None,
+        routes: RouteMap | Iterable[RouteRule] = (),
+        context: Sequence[ContextProvider] = (),
+        audit: Auditor | AuditSink | Iterable[AuditSink] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        config: GuardConfig | None = None,
+        **options: Any,
+    ) -> None:
+        if config is not None and options:
+            raise TypeError("pass either config=GuardConfig(...) or keyword options, not both")
+        self.config = config if config is not None else GuardConfig(**options)
+        if resolver is not None and directory is None:
+            raise ValueError("a principal resolver needs directory=... to load the principal's policies")
+        self.authority = authority
+        self.directory = directory
+        self.resolver = resolver
+        self.routes = routes if isinstance(routes, RouteMap) else RouteMap(routes)
+        self.providers: tuple[ContextProvider, ...] = tuple(context)
+        self.auditor = as_auditor(audit)
+        self.clock = clock
+        self._fixed = self.config.fixed_values
+        self._method_checked: dict[tuple[int, str], str | None] = {}
+
+    # ---- entry points -------------------------------------------------------------------------
+
+    async def check(self, request: WebRequest) -> Verdict:
+        trail = _Trail(request)
+        deadline = trail.started + self.config.timeout
+        try:
+            steps = self._pipeline(request, trail)
+            try:
+                pending = steps.send(None)
+                while True:
+                    remaining = deadline - time.perf_counter()
+                    try:
+                        result = await asyncio.wait_for(_awaited(pending), max(remaining, 0.001))
+                    except Exception as exc:  # handed back to the step that awaited it
+                        pending = steps.throw(exc)
+                    else:
+                        pending = steps.send(result)
+            except StopIteration as stop:
+                verdict: Verdict = stop.value
+        except Exception as exc:  # the outermost net: nothing escapes as an allow
+            verdict = self._failure(trail, exc)
+        return self._finish(trail, verdict, deadline)
+
+    def check_sync(self, request: WebRequest) -> Verdict:
+        """For WSGI frameworks. Async hooks are run on a private event loop; calling this from a
+        thread that runs an event loop with async hooks configured is refused (503)."""
+        trail = _Trail(request)
+        deadline = trail.started + self.config.timeout
+        try:
+            steps = self._pipeline(request, trail)
+            try:
+                pending = steps.send(None)
+                while True:
+                    try:
+                        result = _run_blocking(pending, deadline - time.perf_counter())
+                    except Exception as exc:  # handed back to the step that awaited it
+                        pending = steps.throw(exc)
+                    else:
+                        pending = steps.send(result)
+            except StopIteration as stop:
+                verdict: Verdict = stop.value
+        except Exception as exc:  # the outermost net: nothing escapes as an allow
+            verdict = self._failure(trail, exc)
+        return self._finish(trail, verdict, deadline)
+
+    def screen(self, request: WebRequest) -> Rejection | None:
+        """The checks that need no route: method, target and override headers (MAP-02..07, 13, 15).
+        Adapters call it for requests no route matched, too."""
+        config = self.config
+        return (
+            check_method(request.method, config.methods)
+            or (check_raw_path(request.raw_path, config.max_path_length) if request.raw_path is not None
+                else None)
+            or check_path(request.path, config.max_path_length)
+            or check_overrides(request.header_names, request.query_string)
+        )
+
+    def report_routes(self, entries: Iterable[RouteEntry]) -> list[RouteReport]:
+        """Every route with the rule that applies to it and what is wrong (MAP-11)."""
+        return inspect_routes(entries, self.routes, self._fixed)
+
+    def require_mapped(self, entries: Iterable[RouteEntry]) -> list[RouteReport]:
+        """The strict startup check: raise UnmappedRoutesError unless every route is usable."""
+        reports = self.report_routes(entries)
+        problems = [report for report in reports if not report.ok]
+        if problems:
+            raise UnmappedRoutesError(problems)
+        return reports
+
+    def refuse(self, request: WebRequest, rejection: Rejection) -> Verdict:
+        """Audit and shape a screening rejection an adapter found on its own."""
+        trail = _Trail(request)
+        verdict = self._rejection(rejection)
+        return self._finish(trail, verdict, trail.started + self.config.timeout)
+
+    # ---- the pipeline -------------------------------------------------------------------------
+
+    def _pipeline(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Verdict]:
+        try:
+            rejection = self.screen(request)
+            if rejection is not None:
+                return self._rejection(rejection)
+            rule = self._rule_for(request)
+            if rule is not None and rule.public:
+                iam = IamContext(trail.request_id, ANONYMOUS, None, None, None, public=True, rule=rule)
+                return Verdict(True, codes.PUBLIC, iam)
+            if request.method == "OPTIONS" and not request.websocket:
+                return Verdict(False, codes.PREFLIGHT, response=responses.preflight(request.allow))
+            now = self.clock.now()
+            context = self._network_context(request, now, trail)
+            identity = yield from self._identify(request, trail)
+            if identity is None:
+                raise _Refusal(responses.missing_credentials(self.config.realm), codes.MISSING_CREDENTIALS)
+            if rule is None or rule.action is None or rule.resource is None:
+                raise _Refusal(responses.access_denied(None, None), codes.UNMAPPED_ROUTE,
+                               "no iamguard rule maps this route and method")
+            trail.action = action = rule.action
+            params = {name: value if isinstance(value, str) else str(value)
+                      for name, value in request.path_params.items()}
+            resource = self._resource(rule, params)
+            trail.resource = resource
+            # The principal's keys first, then the network keys: those always describe this request.
+            context = {**identity.context, **context}
+            providers = (*self.providers, *rule.context)
+            if providers:
+                provided = ContextInput(request, params, identity.principal, action, resource)
+                for provider in providers:
+                    try:
+                        value = provider(provided)
+                        if inspect.isawaitable(value):
+                            value = yield value
+                        _merge_provided(context, value, provider)
+                    except Exception as exc:  # a broken provider denies
+                        reason, _ = _infrastructure(exc)
+                        reason = codes.CONTEXT_ERROR if reason == codes.INTERNAL_ERROR else reason
+                        raise _Refusal(responses.unavailable(), reason,
+                                       f"context provider failed: {type(exc).__name__}") from None
+            return self._decide(identity, Request(identity.principal, action, resource, context), params,
+                                trail, rule)
+        except _Refusal as refusal:
+            return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
+                           detail=refusal.detail)
+
+    def _rejection(self, rejection: Rejection) -> Verdict:
+        if rejection.status == 405:
+            response = responses.method_not_allowed()
+        elif rejection.status >= 500:
+            response = responses.unavailable()
+        elif rejection.reason == codes.INVALID_REQUEST:
+            response = responses.invalid_request(self.config.realm, rejection.detail)
+        else:
+            response = responses.bad_request(rejection.detail, rejection.reason)
+        return Verdict(False, rejection.reason, response=response, detail=rejection.detail)
+
+    def _rule_for(self, request: WebRequest) -> RouteRule | None:
+        method = "WEBSOCKET" if request.websocket else lookup_method(request.method)
+        declared = [item for item in request.declared if item.covers(method)]
+        if len(declared) > 1 and any(item != declared[0] for item in declared[1:]):
+            raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT,
+                           "the endpoint declares more than one rule for this method")
+        mapped = self.routes.lookup(method, request.route)
+        found = declared[0] if declared else mapped
+        if declared and mapped is not None and mapped != declared[0]:
+            raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT,
+                           "the route map and the endpoint declare different rules")
+        if found is not None and found.methods is None and not found.public:
+            problem = self._method_problem(found, method)
+            if problem is not None:
+                raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT, problem)
+        return found
+
+    def _method_problem(self, rule: RouteRule, method: str) -> str | None:
+        key = (id(rule), method)
+        if key not in self._method_checked:
+            try:
+                check_route_method(rule, method)
+                problem = None
+            except RouteConfigError as exc:
+                problem = str(exc)
+            self._method_checked[key] = problem
+        return self._method_checked[key]
+
+    def _network_context(self, request: WebRequest, now: datetime, trail: _Trail) -> dict[str, Any]:
+        proxies = self.config.trusted_proxies
+        assert isinstance(proxies, TrustedProxies)
+        try:
+            address = source_ip(request.client, request.header("x-forwarded-for"), proxies)
+            secure = secure_transport(request.scheme, request.client, request.header("x-forwarded-proto"),
+                                      proxies)
+        except ForwardedHeaderError as exc:
+            raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
+                           str(exc)) from None
+        trail.source_ip = address
+        context: dict[str, Any] = {
+            "aws:SecureTransport": secure,
+            "aws:CurrentTime": _utc_iso(now),
+            "aws:EpochTime": int(now.timestamp()),
+        }
+        if address is not None:
+            context["aws:SourceIp"] = address
+        user_agent = request.header("user-agent")
+        if user_agent:
+            context["aws:UserAgent"] = ", ".join(user_agent)
+        referer = request.header("referer")
+        if referer:
+            context["aws:Referer"] = ", ".join(referer)
+        return context
+
+    def _identify(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Identity | None]:
+        config = self.config
+        try:
+            credential = find_credential(request.header("authorization"), request.header("cookie"),
+                                         config.cookie_name, max_length=config.max_token_length)
+        except CredentialError as exc:
+            if exc.status == 400:
+                raise _Refusal(responses.invalid_request(config.realm, str(exc)), exc.reason, str(exc)) from None
+            raise _Refusal(responses.invalid_token(config.realm), exc.reason, str(exc)) from None
+        login: str | Login | None = None
+        if self.resolver is not None:
+            try:
+                login = self.resolver(request)
+                if inspect.isawaitable(login):
+                    login = yield login
+            except Exception as exc:  # a broken resolver denies
+                raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "principal resolver") from None
+        if credential is not None and login is not None:
+            detail = "the request carries a token and an application login"
+            raise _Refusal(responses.invalid_request(config.realm, detail), codes.INVALID_REQUEST, detail)
+        if credential is not None:
+            identity = self._session_identity(credential.token, credential.source, trail)
+            if credential.source == "cookie":
+                self._check_origin(request)
+            return identity
+        if login is not None:
+            return self._login_identity(login, trail)
+        return None
+
+    def _session_identity(self, token: str, source: str, trail: _Trail) -> Identity:
+        realm = self.config.realm
+        if self.authority is None:
+            raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
+        try:
+            session = self.authority.authenticate(token)
+        except Exception as exc:  # classified below; never passes
+            if _refusal_error(exc):
+                raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
+                               f"token refused: {type(exc).__name__}") from None
+            raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "authentication") from None
+        principal = _first_attribute(session, ("principal_arn", "principal", "arn"))
+        trail.session_id = _first_attribute(session, ("jti", "session_id", "token_id"))
+        if not isinstance(principal, str) or not principal:
+            raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR, "the session names no principal")
+        trail.principal = principal
+        try:
+            policy_set = self.authority.policy_set_for(session)
+            context = session.context(self.clock.now())
+        except Exception as exc:  # classified below; never passes
+            if _refusal_error(exc):
+                raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
+                               f"session refused: {type(exc).__name__}") from None
+            raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "loading the session's policies") from None
+        return Identity(principal, policy_set, dict(context), source, session, trail.session_id)
+
+    def _login_identity(self, login: str | Login, trail: _Trail) -> Identity:
+        if isinstance(login, str):
+            login = Login(login)
+        if not isinstance(login, Login) or not login.principal:
+            raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR,
+                           "the principal resolver returned neither a principal ARN nor a Login")
+        trail.principal = login.principal
+        trail.session_id = login.session_id
+        assert self.directory is not None
+        try:
+            resolved = self.directory.resolve(login.principal)
+            policy_set = resolved.policy_set
+            context = dict(resolved.context)
+        except Exception as exc:  # classified below; never passes
+            if _refusal_error(exc):
+                raise _Refusal(responses.access_denied(None, None), codes.UNKNOWN_PRINCIPAL,
+                               f"the principal cannot be resolved: {type(exc).__name__}") from None
+            raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "resolving the principal") from None
+        # MFA keys are always present for an app login, so a Deny written with a plain operator
+        # cannot be skipped by their absence (POL-02, MFA-07).
+        if login.mfa_authenticated_at is not None:
+            age = max(0, int(self.clock.time() - login.mfa_authenticated_at.timestamp()))
+            context[MFA_PRESENT] = True
+            context[MFA_AGE] = age
+        else:
+            context[MFA_PRESENT] = False
+        return Identity(login.principal, policy_set, context, "resolver", None, login.session_id)
+
+    def _check_origin(self, request: WebRequest) -> None:
+        """Cookies are ambient: a cookie-authenticated unsafe request (or WebSocket handshake)
+        must come from a trusted origin (CSRF-01)."""
+        if request.method in SAFE_METHODS and not request.websocket:
+            return
+        origin = request.first_header("origin")
+        allowed = set(self.config.trusted_origins)
+        host = request.first_header("host")
+        if not allowed and host:
+            allowed.add(f"{'https' if request.scheme in ('https', 'wss') else 'http'}://{host}")
+        if origin is None or origin not in allowed or len(request.header("origin")) != 1:
+            raise _Refusal(responses.access_denied(None, None), codes.CSRF_FAILED,
+                           "cookie-authenticated request from an untrusted or missing Origin")
+
+    def _resource(self, rule: RouteRule, params: Mapping[str, str]) -> str:
+        assert rule.resource is not None
+        clash = self._fixed.keys() & params.keys() & rule.resource.names
+        if clash:
+            raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
+                           f"{sorted(clash)} is both a path parameter and a fixed template value")
+        try:
+            return rule.resource.render({**self._fixed, **params})
+        except TemplateError as exc:
+            raise _Refusal(responses.bad_request(str(exc), codes.INVALID_PATH_PARAMETER),
+                           codes.INVALID_PATH_PARAMETER, str(exc)) from None
+        except RouteConfigError as exc:
+            raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT, str(exc)) from None
+
+    def _decide(self, identity: Identity, question: Request, params: Mapping[str, str], trail: _Trail,
+                rule: RouteRule) -> Verdict:
+        try:
+            decision = identity.policy_set.evaluate(question)
+        except Exception as exc:  # PolicySet.evaluate should not raise; deny if it does
+            raise self._unavailable(exc, codes.EVALUATION_ERROR, "evaluation") from None
+        if decision.error is not None:
+            raise _Refusal(responses.unavailable(), codes.EVALUATION_ERROR, "the evaluator failed", decision)
+        action, resource = question.action, question.resource
+        if decision.allowed:
+            iam = IamContext(trail.request_id, identity.principal, action, resource, decision, params,
+                             identity.session, identity.source, rule=rule)
+            return Verdict(True, codes.ALLOWED, iam, decision=decision)
+        if fresh_mfa_would_allow(identity.policy_set, question) is not None:
+            bound = required_max_age(identity.policy_set, question)
+            max_age = bound if bound is not None else self.config.step_up_max_age
+            response = responses.step_up(self.config.realm, max_age, self.config.step_up_endpoint, action,
+                                         resource)
+            raise _Refusal(response, codes.MFA_REQUIRED, decision=decision)
+        explanation = decision.explain() if self.config.debug else None
+        reason = codes.EXPLICIT_DENY if decision.effect is Effect.EXPLICIT_DENY else codes.IMPLICIT_DENY
+        raise _Refusal(responses.access_denied(action, resource, explanation), reason, decision=decision)
+
+    def _unavailable(self, exc: BaseException, fallback: str, where: str) -> _Refusal:
+        reason, detail = _infrastructure(exc)
+        if reason == codes.INTERNAL_ERROR:
+            reason = fallback
+            logger.error("iamguard: %s failed with %s", where, type(exc).__name__,
+                         exc_info=(type(exc), exc, exc.__traceback__))
+        return _Refusal(responses.unavailable(), reason, f"{where}: {detail}")
+
+    # ---- finishing: audit and the last checks -------------------------------------------------
+
+    def _failure(self, trail: _Trail, exc: BaseException) -> Verdict:
+        logger.error("iamguard: the decision failed with %s", type(exc).__name__,
+                     exc_info=(type(exc), exc, exc.__traceback__))
+        reason, detail = _infrastructure(exc)
+        return Verdict(False, reason, response=responses.unavailable(), detail=detail)
+
+    def _finish(self, trail: _Trail, verdict: Verdict, deadline: float) -> Verdict:
+        finished = time.perf_counter()
+        if verdict.allowed and finished > deadline:
+            verdict = Verdict(False, codes.TIMEOUT, response=responses.unavailable(), decision=verdict.decision)
+        if verdict.reason in (codes.PUBLIC, codes.PREFLIGHT):  # no principal, no protected handler
+            record_it = self.config.audit_public
+        else:
+            record_it = not verdict.allowed or self.config.audit_allows
+        if not record_it:
+            return verdict
+        delivered = self.auditor.emit(self._record(trail, verdict, finished))
+        if not delivered and verdict.allowed and self.config.require_audit:
+            refused = Verdict(False, codes.AUDIT_UNAVAILABLE, response=responses.unavailable(),
+                              decision=verdict.decision)
+            self.auditor.emit(self._record(trail, refused, time.perf_counter()))
+            return refused
+        return verdict
+
+    def _record(self, trail: _Trail, verdict: Verdict, finished: float) -> AuditRecord:
+        request = trail.request
+        decision = verdict.decision
+        return AuditRecord(
+            time=self.clock.now(),
+            request_id=trail.request_id,
+            effect="Allow" if verdict.allowed else "Deny",
+            reason=verdict.reason,
+            status=verdict.status,
+            principal=trail.principal,
+            session_id=trail.session_id,
+            action=trail.action,
+            resource=trail.resource,
+            statements=tuple(str(ref) for ref in decision.statements) if decision is not None else (),
+            method=request.method,
+            route=request.route,
+            source_ip=trail.source_ip,
+            user_agent=request.first_header("user-agent"),
+            latency_ms=(finished - trail.started) * 1000.0,
+            detail=verdict.detail,
+        )
+
+
+def _merge_provided(context: dict[str, Any], provided: Any, provider: Any) -> None:
+    if not isinstance(provided, Mapping):
+        raise TypeError(f"context provider {provider!r} returned {type(provided).__name__}, not a mapping")
+    present = {key.lower() for key in context}
+    for key, value in provided.items():
+        if not isinstance(key, str):
+            raise TypeError(f"context provider {provider!r} returned a non-string key")
+        lowered = key.lower()
+        reserved = (lowered.startswith("aws:") and not lowered.startswith(_PROVIDER_AWS_PREFIXES)) or \
+            lowered.startswith("sts:")
+        if reserved or lowered in present:
+            raise ValueError(f"context provider {provider!r} may not set {key!r}: iamguard fills it")
+        context[key] = value
+        present.add(lowered)
+
+
+async def _awaited(pending: Awaitable[Any]) -> Any:
+    return await pending
+
+
+def _run_blocking(pending: Awaitable[Any], remaining: float) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        if inspect.iscoroutine(pending):
+            pending.close()
+        raise RuntimeError("an async hook cannot run inside Guard.check_sync on a thread with a running "
+                           "event loop; use Guard.check")
+    return asyncio.run(asyncio.wait_for(_awaited(pending), max(remaining, 0.001)))

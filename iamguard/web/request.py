@@ -1,0 +1,104 @@
+"""The framework-neutral description of a request, and what the handler gets to read back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from iamguard.engine.decision import Decision
+from iamguard.web.routes import RouteRule
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """What an adapter tells the guard about one request.
+
+    `route` and `path_params` must come from the framework's own routing result (the route the
+    router matched and the values it extracted, after its converters), never from a second parse
+    of the path: the guard authorizes exactly what the router will dispatch (spec MAP-01).
+    `path` (decoded, as the router saw it) and `raw_path` (as the client sent it) are only
+    screened for ambiguity; they never choose the action or the resource.
+    """
+
+    method: str
+    path: str
+    raw_path: bytes | None = None
+    query_string: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()  # lower-case names, repeated names kept in order
+    client: str | None = None  # the TCP peer's address
+    scheme: str = "http"
+    route: str | None = None  # the matched route's template, e.g. "/orders/{order_id}"
+    path_params: Mapping[str, Any] = field(default_factory=dict)
+    declared: tuple[RouteRule, ...] = ()  # rules attached to the matched endpoint
+    websocket: bool = False
+    request_id: str | None = None
+    allow: str | None = None  # the route's methods, for the Allow header of an OPTIONS answer
+    native: Any = field(default=None, compare=False, repr=False)  # the framework's request object
+
+    @cached_property
+    def _header_map(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            grouped.setdefault(name, []).append(value)
+        return grouped
+
+    def header(self, name: str) -> list[str]:
+        """Every value of header `name` (lower case), in order."""
+        return self._header_map.get(name, [])
+
+    def first_header(self, name: str) -> str | None:
+        values = self._header_map.get(name)
+        return values[0] if values else None
+
+    @property
+    def header_names(self) -> list[str]:
+        return list(self._header_map)
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a principal resolver returns for an app that logs users in itself: the iamguard
+    principal ARN, and when (if ever) this login passed MFA (a server-side fact, never a header)."""
+
+    principal: str
+    mfa_authenticated_at: datetime | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ContextInput:
+    """What a context provider receives."""
+
+    request: WebRequest
+    path_params: Mapping[str, str]
+    principal: str
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class IamContext:
+    """What the handler can read (`request.state.iam`, `flask.g.iam`, `request.iam`).
+
+    `path_params` are the exact strings that went into `resource`.
+    """
+
+    request_id: str
+    principal: str
+    action: str | None
+    resource: str | None
+    decision: Decision | None
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    session: Any = field(default=None, repr=False)
+    source: str = "anonymous"  # "bearer", "cookie", "resolver" or "anonymous"
+    public: bool = False
+    rule: RouteRule | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.principal == ANONYMOUS

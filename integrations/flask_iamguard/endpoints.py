@@ -1,0 +1,51 @@
+"""The token endpoints (exchange, role assumption, step-up) as a Flask blueprint.
+
+The handlers are the framework-neutral ones in `iamguard.web.endpoints`; this module only reads
+the body (at most 16 KiB) and turns their `WebResponse` into a Flask response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from iamguard.web import WebResponse, attach_rule, public
+from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
+from iamguard.web.responses import json_response
+from iamguard.web.wsgi import environ_headers
+from flask_iamguard.adapter import flask_response
+
+Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
+
+
+def _bounded_body(limit: int) -> bytes | None:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    body = request.stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def _view(handler: Handler) -> Callable[[], Response]:
+    def run() -> Response:
+        body = _bounded_body(MAX_BODY)
+        if body is None:
+            return flask_response(json_response(413, {"error": "PayloadTooLarge"}))
+        return flask_response(handler(environ_headers(request.environ), body))
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def auth_blueprint(credentials: Any, *, name: str = "iamguard_auth", url_prefix: str = "/auth") -> Blueprint:
+    """`POST {url_prefix}/token`, `/assume-role` and `/step-up`, public (they authenticate the
+    caller themselves): `app.register_blueprint(auth_blueprint(credentials))`."""
+    handlers = AuthEndpoints(credentials)
+    blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
+    blueprint.add_url_rule("/token", "token", _view(handlers.token), methods=["POST"])
+    blueprint.add_url_rule("/assume-role", "assume_role", _view(handlers.assume_role), methods=["POST"])
+    blueprint.add_url_rule("/step-up", "step_up", _view(handlers.step_up), methods=["POST"])
+    attach_rule(blueprint, public(methods="POST"))
+    return blueprint

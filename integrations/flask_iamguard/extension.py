@@ -1,0 +1,278 @@
+"""The Flask extension: a `before_request` hook that asks the guard about every request, view and
+blueprint decorators, the route listing and the strict startup check."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from flask import Blueprint, Flask, Response, current_app, g, request
+from flask.cli import with_appcontext
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
+
+from iamguard import audit as codes
+from iamguard.web import (
+    Guard,
+    IamContext,
+    Rejection,
+    RouteReport,
+    RouteRule,
+    UnmappedRoutesError,
+    Verdict,
+    WebRequest,
+    attach_rule,
+    public,
+    rule,
+    rules_of,
+)
+from iamguard.web import responses as shapes
+from iamguard.web.guard import ContextProvider
+from iamguard.web.routes import lookup_method
+from flask_iamguard.adapter import flask_response, sent_method, web_request
+from flask_iamguard.routing import route_entries
+
+logger = logging.getLogger("flask_iamguard")
+
+EXTENSION_KEY = "iamguard"
+
+
+@dataclass
+class _AppState:
+    """What one app needs at request time. `problems` is the strict check's result: None until
+    the first request, "" when every route is mapped, else the listing of what is wrong."""
+
+    extension: IamGuard
+    guard: Guard
+    strict: bool
+    problems: str | None = None
+
+
+def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
+    return dict(iam.path_params) == {name: value if isinstance(value, str) else str(value)
+                                     for name, value in params.items()}
+
+
+def _internal_failure(guard: Guard | None, exc: BaseException) -> Response:
+    """iamguard's own adapter code failed (not the guard, which never raises): deny with 503 and
+    leave an audit record when the guard can still write one (spec FAIL-03)."""
+    logger.error("flask_iamguard: describing the request failed with %s", type(exc).__name__,
+                 exc_info=(type(exc), exc, exc.__traceback__))
+    if guard is not None:
+        try:
+            method = request.environ.get("REQUEST_METHOD", "GET")
+            verdict = guard.refuse(WebRequest(method=str(method), path="/"),
+                                   Rejection(503, codes.INTERNAL_ERROR, "the adapter could not read the request"))
+            if verdict.response is not None:
+                return flask_response(verdict.response)
+        except Exception:  # the 503 below is the answer either way
+            logger.error("flask_iamguard: the failure could not be audited")
+    return flask_response(shapes.unavailable())
+
+
+class IamGuard:
+    """iamguard for Flask.
+
+        iam = IamGuard(app, guard=Guard(credentials, tenant="123456789012", routes=[...]))
+        iam = IamGuard(app, authority=credentials, tenant="123456789012")   # Guard keywords
+        iam = IamGuard(guard=guard); iam.init_app(app)                        # app factories
+
+    Every request goes through the guard before any other `before_request` hook: the route is
+    Werkzeug's match (`request.url_rule`, `request.view_args`), the handler runs only on allow
+    and reads the decision from `flask.g.iam`. `strict=True` refuses every request (503) while a
+    route is unmapped; call `check_app(app)` in the factory to fail at startup instead.
+    """
+
+    def __init__(self, app: Flask | None = None, guard: Guard | None = None, *, strict: bool = False,
+                 **guard_options: Any) -> None:
+        if guard is not None and guard_options:
+            raise TypeError("pass a Guard or Guard keyword options, not both")
+        self.guard: Guard | None = guard if guard is not None else (Guard(**guard_options) if guard_options
+                                                                    else None)
+        self.strict = strict
+        if app is not None:
+            self.init_app(app)
+
+    # ---- wiring ---------------------------------------------------------------------------
+
+    def init_app(self, app: Flask, *, guard: Guard | None = None, strict: bool | None = None) -> None:
+        chosen = guard if guard is not None else self.guard
+        if chosen is None:
+            raise TypeError("IamGuard needs a Guard: IamGuard(app, guard=...) or init_app(app, guard=...)")
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError("flask_iamguard is already initialised on this app")
+        app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict)
+        # First in line: no other hook sees a request the guard has not decided on.
+        app.before_request_funcs.setdefault(None, []).insert(0, self._before_request)
+        app.cli.add_command(self._routes_command())
+
+    def _state(self, app: Flask) -> _AppState | None:
+        state = app.extensions.get(EXTENSION_KEY)
+        return state if isinstance(state, _AppState) else None
+
+    def guard_for(self, app: Flask) -> Guard | None:
+        state = self._state(app)
+        return state.guard if state is not None else self.guard
+
+    # ---- the hook -------------------------------------------------------------------------
+
+    def _before_request(self) -> Response | None:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        if state is None:  # init_app ran for another app sharing this hook: cannot decide
+            return _internal_failure(self.guard, RuntimeError("flask_iamguard is not initialised on this app"))
+        try:
+            verdict = self._decide(app, state)
+        except Exception as exc:  # only the adapter's own code can raise here; never an allow
+            return _internal_failure(state.guard, exc)
+        if verdict is None:
+            return None
+        if verdict.allowed:
+            g.iam = verdict.iam
+            return None
+        assert verdict.response is not None
+        return flask_response(verdict.response)
+
+    def _decide(self, app: Flask, state: _AppState) -> Verdict | None:
+        """The verdict, or None when Werkzeug will answer without running a view (404 or a
+        trailing-slash redirect)."""
+        guard = state.guard
+        if self._problems(app, state) and state.strict:
+            return guard.refuse(web_request(request, app, routed=False),
+                                Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping"))
+        if request.url_rule is not None:
+            return guard.check_sync(web_request(request, app))
+        described = web_request(request, app, routed=False)
+        rejection = guard.screen(described)
+        failure = request.routing_exception
+        if rejection is None and isinstance(failure, MethodNotAllowed):
+            rejection = Rejection(405, codes.METHOD_NOT_ALLOWED, "method not allowed")
+        if rejection is not None:
+            return guard.refuse(described, rejection)
+        if isinstance(failure, (NotFound, RequestRedirect)):
+            return None
+        return guard.check_sync(described)  # no route for a reason we do not know: unmapped, denied
+
+    def _problems(self, app: Flask, state: _AppState) -> str:
+        if state.problems is None:
+            # Flask refuses new routes once it has handled a request, so one look is enough.
+            problems = [report for report in state.guard.report_routes(route_entries(app)) if not report.ok]
+            state.problems = str(UnmappedRoutesError(problems)) if problems else ""
+            if problems:
+                (logger.error if state.strict else logger.warning)("%s", state.problems)
+        return state.problems
+
+    # ---- decorators -----------------------------------------------------------------------
+
+    def require(self, action: str, resource: str, *, methods: str | Iterable[str] | None = None,
+                read_only: bool | None = None, context: Sequence[ContextProvider] = ()) -> Callable[[Any], Any]:
+        """Protect a view function, a `MethodView` handler method, an `as_view()` function or a
+        whole blueprint (a default for every view in it that has no rule of its own)."""
+        item = rule(action, resource, methods=methods, read_only=read_only, context=context)
+
+        def apply(target: Any) -> Any:
+            if isinstance(target, Blueprint):
+                attach_rule(target, item)
+                return target
+            if isinstance(target, type):
+                raise TypeError("decorate the MethodView's handler methods (or list the decorator in its "
+                                "`decorators`), not the class")
+            return self._enforcing(item, target)
+
+        return apply
+
+    def public(self, target: Any = None, *, methods: str | Iterable[str] | None = None) -> Any:
+        """`@iam.public` or `@iam.public(methods=...)` on a view, a handler method or a blueprint:
+        no authentication, the anonymous principal."""
+        item = public(methods=methods)
+
+        def mark(endpoint: Any) -> Any:
+            attach_rule(endpoint, item)
+            return endpoint
+
+        return mark(target) if target is not None else mark
+
+    def _enforcing(self, item: RouteRule, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a view so that it runs only for a request authorized with its rule and with the
+        very parameters it is called with, also when the hook is not installed."""
+        extension = self
+
+        def authorize(enforced: Callable[..., Any], kwargs: dict[str, Any]) -> Response | None:
+            existing = g.get("iam")
+            if not isinstance(existing, IamContext):  # the hook did not run for this app: decide here
+                app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+                guard = extension.guard_for(app)
+                if guard is None:
+                    return _internal_failure(None, RuntimeError("no Guard configured for this view"))
+                try:
+                    described = web_request(request, app, declared=rules_of(enforced))
+                except Exception as exc:  # never an allow
+                    return _internal_failure(guard, exc)
+                verdict = guard.check_sync(described)
+                if not verdict.allowed:
+                    assert verdict.response is not None
+                    return flask_response(verdict.response)
+                g.iam = existing = verdict.iam
+            assert isinstance(existing, IamContext)
+            if not item.covers(lookup_method(sent_method(request))):
+                return None
+            if existing.rule is item and _same_params(existing, kwargs):
+                return None
+            logger.error("flask_iamguard: the view was called for a request authorized with another rule "
+                         "or other path parameters")
+            return flask_response(shapes.access_denied(item.action, None))
+
+        if inspect.iscoroutinefunction(view):
+            @functools.wraps(view)
+            async def enforced_async(*args: Any, **kwargs: Any) -> Any:
+                denied = authorize(enforced_async, kwargs)
+                return denied if denied is not None else await view(*args, **kwargs)
+
+            attach_rule(enforced_async, item)
+            return enforced_async
+
+        @functools.wraps(view)
+        def enforced(*args: Any, **kwargs: Any) -> Any:
+            denied = authorize(enforced, kwargs)
+            return denied if denied is not None else view(*args, **kwargs)
+
+        attach_rule(enforced, item)
+        return enforced
+
+    # ---- route listing --------------------------------------------------------------------
+
+    def report(self, app: Flask | None = None) -> list[RouteReport]:
+        """Every (method, route) of the app with the rule that applies; unmapped ones flagged."""
+        target = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+        guard = self.guard_for(target)
+        if guard is None:
+            raise TypeError("no Guard configured for this app")
+        return guard.report_routes(route_entries(target))
+
+    def check_app(self, app: Flask | None = None) -> list[RouteReport]:
+        """The strict check as a call (for app factories): raises UnmappedRoutesError."""
+        reports = self.report(app)
+        problems = [report for report in reports if not report.ok]
+        if problems:
+            raise UnmappedRoutesError(problems)
+        return reports
+
+    def _routes_command(self) -> click.Command:
+        extension = self
+
+        @click.command("iam-routes", help="List every route with its iamguard mapping.")
+        @click.option("--strict", is_flag=True, help="Exit with status 1 when a route is unmapped.")
+        @with_appcontext
+        def routes(strict: bool) -> None:
+            reports = extension.report()
+            for report in reports:
+                click.echo(str(report))
+            if strict and any(not report.ok for report in reports):
+                raise SystemExit(1)
+
+        return routes

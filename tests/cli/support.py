@@ -1,0 +1,58 @@
+"""Running the command line: as a real process (`python -m iamguard.cli`) and in-process through `main`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import iamguard
+from iamguard.cli import main
+from iamguard.clock import Clock
+
+REPO_ROOT = Path(iamguard.__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run_process(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> Outcome:
+    """The program as users run it: a separate interpreter, real stdin/stdout/stderr and exit status."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("IAMGUARD_")}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
+    environment.update(env or {})
+    completed = subprocess.run(
+        [sys.executable, "-m", "iamguard.cli", *args], input=stdin, capture_output=True, text=True,
+        env=environment, cwd=cwd, timeout=60, check=False,
+    )
+    return Outcome(completed.returncode, completed.stdout, completed.stderr)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None,
+             env: dict[str, str] | None = None, clock: Clock | None = None) -> Outcome:
+    """The same program in this process (fast): `main(argv)` with captured output."""
+    capsys.readouterr()
+    code = main(list(args), stdin=io.BytesIO(stdin.encode()) if stdin is not None else None, environ=env or {},
+                clock=clock)
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err)
+
+
+def write_json(path: Path, document: Any) -> str:
+    path.write_text(json.dumps(document))
+    return f"file://{path}"

@@ -1,0 +1,63 @@
+"""Document builders for the linter tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+V2012 = "2012-10-17"
+V2008 = "2008-10-17"
+ACCOUNT = "123456789012"
+ORDERS = f"arn:app:orders:us-east-1:{ACCOUNT}:order/*"
+ORDER_42 = f"arn:app:orders:us-east-1:{ACCOUNT}:order/42"
+USERS = f"arn:aws:iam::{ACCOUNT}:user/*"
+ROLES = f"arn:aws:iam::{ACCOUNT}:role/*"
+RUNNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-runner"
+_UNSET: Any = object()
+
+
+def stmt(
+    effect: str = "Allow",
+    action: Any = "orders:GetOrder",
+    resource: Any = ORDERS,
+    *,
+    not_action: Any = None,
+    not_resource: Any = None,
+    principal: Any = None,
+    condition: Mapping[str, Any] | None = None,
+    sid: str | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if sid is not None:
+        out["Sid"] = sid
+    out["Effect"] = effect
+    if principal is not None:
+        out["Principal"] = principal
+    if not_action is not None:
+        out["NotAction"] = not_action
+    elif action is not None:
+        out["Action"] = action
+    if not_resource is not None:
+        out["NotResource"] = not_resource
+    elif resource is not None:
+        out["Resource"] = resource
+    if condition is not None:
+        out["Condition"] = dict(condition)
+    return out
+
+
+def doc(*statements: dict[str, Any], version: Any = V2012) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if version is not None:
+        out["Version"] = version
+    out["Statement"] = list(statements)
+    return out
+
+
+def trust(*statements: dict[str, Any]) -> dict[str, Any]:
+    return doc(*statements)
+
+
+def assume(principal: Any, condition: Mapping[str, Any] | None = None,
+           action: str = "sts:AssumeRole") -> dict[str, Any]:
+    return stmt("Allow", action, None, principal=principal, condition=condition)

@@ -134,6 +134,11 @@ class LoggingSink:
         self.level = level
         self.deny_level = deny_level
 
+    def wants(self, effect: str) -> bool:
+        """False when the logger would discard records of this effect: the caller may then skip
+        building them (the hot path of an allowed request with INFO logging off)."""
+        return self.logger.isEnabledFor(self.level if effect == "Allow" else self.deny_level)
+
     def emit(self, record: AuditRecord) -> None:
         level = self.level if record.effect == "Allow" else self.deny_level
         if self.logger.isEnabledFor(level):
@@ -190,6 +195,15 @@ class Auditor:
         self.sinks: tuple[AuditSink, ...] = tuple(sinks)
         self.failures = 0
         self._failure_logger = logging.getLogger(FAILURE_LOGGER)
+
+    def wants(self, effect: str) -> bool:
+        """Whether any sink keeps records of this effect ("Allow" or "Deny"). Sinks without a
+        `wants` method keep everything."""
+        for sink in self.sinks:
+            wants = getattr(sink, "wants", None)
+            if wants is None or wants(effect):
+                return True
+        return False
 
     def emit(self, record: AuditRecord) -> bool:
         delivered = True

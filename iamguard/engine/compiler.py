@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -225,20 +223,6 @@ def compile_document(document: PolicyDocument, digest: str, name: str | None = N
     return Policy(document, statements, digest, name)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Compiling allocates many small objects that cannot form cycles worth collecting; letting the
-    cyclic collector rescan a large heap meanwhile doubles compile time. Pause it, then restore
-    the previous state (leaving it off if the application had turned it off)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class PolicyCache:
     """Compiled documents keyed by (kind, content hash, limits), bounded LRU, thread-safe."""
 
@@ -272,10 +256,9 @@ class PolicyCache:
                 cached = self._cache.get(key)
             if cached is not None:
                 return cached
-        with gc_paused():
-            data = load_document(source, limits)
-            document = parse_document(data, kind, limits)
-            policy = compile_document(document, digest or _digest(json.dumps(data, sort_keys=True)) or "")
+        data = load_document(source, limits)
+        document = parse_document(data, kind, limits)
+        policy = compile_document(document, digest or _digest(json.dumps(data, sort_keys=True)) or "")
         if digest is not None:
             with self._lock:
                 self._cache[key] = policy

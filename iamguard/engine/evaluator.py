@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from iamguard.engine.compiler import GRANT_STRENGTH, CompiledStatement, Grant, Policy, coerce_policy, gc_paused
+from iamguard.engine.compiler import GRANT_STRENGTH, CompiledStatement, Grant, Policy, coerce_policy
 from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
 from iamguard.errors import EvaluationError
@@ -24,15 +24,24 @@ _MEMO_LIMIT = 4096
 class Entry:
     """A statement together with the policy it came from (policies are shared, labels are not)."""
 
-    __slots__ = ("kind", "label", "position", "ref", "statement")
+    __slots__ = ("_ref", "kind", "label", "position", "statement")
 
     def __init__(self, label: str, kind: PolicyKind, statement: CompiledStatement, position: int) -> None:
         self.label = label
         self.kind = kind
         self.statement = statement
         self.position = position
-        source = statement.statement
-        self.ref = StatementRef(label, kind, source.index, source.sid, source.effect, source.pointer)
+        self._ref: StatementRef | None = None
+
+    @property
+    def ref(self) -> StatementRef:
+        """Built on first use: most statements never decide anything."""
+        ref = self._ref
+        if ref is None:
+            source = self.statement.statement
+            ref = self._ref = StatementRef(self.label, self.kind, source.index, source.sid, source.effect,
+                                           source.pointer)
+        return ref
 
 
 class _Bucket:
@@ -157,8 +166,7 @@ class PolicySet:
         permissions_boundary: Any = None,
         session_policies: Iterable[Any] | None = None,
     ) -> None:
-        with gc_paused():
-            self._build(identity_policies, resource_policy, permissions_boundary, session_policies)
+        self._build(identity_policies, resource_policy, permissions_boundary, session_policies)
 
     def _build(
         self,

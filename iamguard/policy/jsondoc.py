@@ -79,9 +79,10 @@ def _check_text(text: str, path: tuple[Any, ...], findings: list[Finding]) -> No
         )
 
 
-def _measure(value: Any, limits: Limits, findings: list[Finding]) -> None:
+def _measure(value: Any, limits: Limits, findings: list[Finding], *, check_text: bool = True) -> None:
     """Walk a decoded document iteratively: depth, value types, character set. Paths are kept as
-    tuples and rendered as JSON pointers only when something is reported."""
+    tuples and rendered as JSON pointers only when something is reported. `check_text=False` when
+    the raw JSON text was already found free of disallowed characters and escapes."""
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
@@ -91,7 +92,8 @@ def _measure(value: Any, limits: Limits, findings: list[Finding]) -> None:
             )
             return
         if isinstance(node, str):
-            _check_text(node, path, findings)
+            if check_text:
+                _check_text(node, path, findings)
         elif isinstance(node, Mapping):
             for key in getattr(node, "duplicate_keys", ()):
                 findings.append(
@@ -103,8 +105,11 @@ def _measure(value: Any, limits: Limits, findings: list[Finding]) -> None:
                     findings.append(Finding(join_pointer("", *path), f"object key {key!r} is not a string",
                                             "InvalidType"))
                     continue
-                _check_text(key, (*path, key), findings)
-                stack.append((child, (*path, key)))
+                child_path = (*path, key)
+                if check_text:
+                    _check_text(key, child_path, findings)
+                if not isinstance(child, str) or check_text:
+                    stack.append((child, child_path))
         elif isinstance(node, (list, tuple)):
             stack.extend((child, (*path, index)) for index, child in enumerate(node))
         elif isinstance(node, float):
@@ -166,7 +171,9 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
                      "InvalidType")]
         )
     findings: list[Finding] = []
-    _measure(data, limits, findings)
+    # Text with no disallowed character and no \u escape cannot decode to one: skip per-string checks.
+    text_is_clean = isinstance(source, str) and "\\u" not in source and not _DISALLOWED.search(source)
+    _measure(data, limits, findings, check_text=not text_is_clean)
     if findings:
         raise PolicyError(findings)
     return data

@@ -6,6 +6,7 @@ text, so a value such as `*` taken from a user name can never act as a wildcard.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,8 +42,11 @@ _PIECES = re.compile(r"\$\{[^}]*\}?|\*+|\?+|[^$*?]+|\$", re.ASCII)
 _PIECES_WITHOUT_VARIABLES = re.compile(r"\*+|\?+|[^*?]+", re.ASCII)
 
 
+@functools.lru_cache(maxsize=16384)
 def tokenize(text: str, *, variables: bool, wildcards: bool) -> tuple[Token, ...]:
-    """Split `text` into tokens. Raises ValueError for a malformed `${...}` when variables apply."""
+    """Split `text` into tokens. Raises ValueError for a malformed `${...}` when variables apply.
+
+    Memoized: the parser and the compiler both read the same texts, and policies repeat them."""
     special = ("*?" if wildcards else "") + ("$" if variables else "")
     if not any(char in text for char in special):
         return (text,) if text else ()

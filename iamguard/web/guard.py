@@ -22,7 +22,9 @@ handler runs only when the returned `Verdict.allowed` is true.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import itertools
 import logging
 import secrets
 import time
@@ -65,6 +67,7 @@ from iamguard.web.target import (
     check_overrides,
     check_path,
     check_raw_path,
+    is_plain,
 )
 from iamguard.web.tokens import MAX_TOKEN_LENGTH, CredentialError, find_credential
 
@@ -174,6 +177,12 @@ class _Refusal(Exception):
         self.decision = decision
 
 
+# Request ids: unique and cheap, not secret. A random per-process prefix keeps ids from several
+# workers apart; the counter is atomic under the GIL.
+_ID_PREFIX = secrets.token_hex(4) + "-"
+_ID_COUNTER = itertools.count(1)
+
+
 class _Trail:
     """What the audit record of one request needs, collected as the pipeline goes."""
 
@@ -182,7 +191,7 @@ class _Trail:
 
     def __init__(self, request: WebRequest) -> None:
         self.request = request
-        self.request_id = request.request_id or secrets.token_hex(8)
+        self.request_id = request.request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         self.started = time.perf_counter()
         self.principal: str | None = None
         self.session_id: str | None = None
@@ -208,8 +217,9 @@ def _refusal_error(exc: BaseException) -> bool:
     return not (isinstance(status, int) and status >= 500)
 
 
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@functools.lru_cache(maxsize=4)
+def _utc_text(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _first_attribute(target: Any, names: Iterable[str]) -> Any:
@@ -301,13 +311,16 @@ class Guard:
         """The checks that need no route: method, target and override headers (MAP-02..07, 13, 15).
         Adapters call it for requests no route matched, too."""
         config = self.config
-        return (
-            check_method(request.method, config.methods)
-            or (check_raw_path(request.raw_path, config.max_path_length) if request.raw_path is not None
-                else None)
-            or check_path(request.path, config.max_path_length)
-            or check_overrides(request.header_names, request.query_string)
-        )
+        rejection = check_method(request.method, config.methods)
+        if rejection is not None:
+            return rejection
+        raw = request.raw_path
+        if raw is None or not is_plain(raw, request.path, config.max_path_length):
+            rejection = (check_raw_path(raw, config.max_path_length) if raw is not None else None) or \
+                check_path(request.path, config.max_path_length)
+            if rejection is not None:
+                return rejection
+        return check_overrides(request.header_names, request.query_string)
 
     def report_routes(self, entries: Iterable[RouteEntry]) -> list[RouteReport]:
         """Every route with the rule that applies to it and what is wrong (MAP-11)."""
@@ -425,10 +438,11 @@ class Guard:
             raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
                            str(exc)) from None
         trail.source_ip = address
+        epoch = int(now.timestamp())
         context: dict[str, Any] = {
             "aws:SecureTransport": secure,
-            "aws:CurrentTime": _utc_iso(now),
-            "aws:EpochTime": int(now.timestamp()),
+            "aws:CurrentTime": _utc_text(epoch),  # whole seconds, as IAM reports it
+            "aws:EpochTime": epoch,
         }
         if address is not None:
             context["aws:SourceIp"] = address
@@ -598,7 +612,7 @@ class Guard:
             record_it = self.config.audit_public
         else:
             record_it = not verdict.allowed or self.config.audit_allows
-        if not record_it:
+        if not record_it or not self.auditor.wants("Allow" if verdict.allowed else "Deny"):
             return verdict
         delivered = self.auditor.emit(self._record(trail, verdict, finished))
         if not delivered and verdict.allowed and self.config.require_audit:

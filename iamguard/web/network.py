@@ -10,6 +10,7 @@ and "everyone" (`*`, `0.0.0.0/0`, `::/0`) is refused.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ class ForwardedHeaderError(ValueError):
     """A trusted proxy sent a forwarding header iamguard cannot read."""
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_address(text: str) -> IPAddress | None:
-    """A strictly parsed address: no port, brackets, zone, whitespace or leading zeros."""
+    """A strictly parsed address: no port, brackets, zone, whitespace or leading zeros.
+    (Memoized: peers repeat, and parsing is the costly part of reading the client address.)"""
     if not text or "%" in text or text != text.strip():
         return None
     try:

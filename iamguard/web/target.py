@@ -38,6 +38,10 @@ _FORBIDDEN_ESCAPES = re.compile(rb"%(?:2[fFeE5]|5[cC]|00|3[bB])")
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 _BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _METHOD = re.compile(r"[A-Za-z]{1,20}", re.ASCII)
+# A raw path made only of these bytes decodes to itself, so one check covers both forms.
+_PLAIN_RAW = re.compile(rb"/[A-Za-z0-9._~!$&'()*+,=:@/-]*")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f\\\\;\ufffd]")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,13 @@ def _decode_raw(raw: bytes) -> bytes | Rejection:
     if _BROKEN_ESCAPE.search(raw):
         return Rejection(400, "malformed_request", "invalid percent-encoding in the path")
     return _ESCAPE.sub(lambda match: bytes([int(match.group(1), 16)]), raw)
+
+
+def is_plain(raw: bytes, path: str, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> bool:
+    """The common case, decided in one pass: a raw path without escapes, dot segments or empty
+    segments that is exactly the decoded path the router sees."""
+    return (len(raw) <= max_length and _PLAIN_RAW.fullmatch(raw) is not None and b"//" not in raw
+            and _DOT_SEGMENT.search(path) is None and raw == path.encode("ascii", "replace"))
 
 
 def check_raw_path(raw: bytes, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> Rejection | None:
@@ -89,12 +100,14 @@ def check_path(path: str, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> Rejectio
         return Rejection(400, "malformed_request", "the path is too long")
     if not path.startswith("/"):
         return Rejection(400, "malformed_request", "the path must start with '/'")
-    if "\ufffd" in path:  # a server replaced undecodable bytes: the original is unknowable
-        return Rejection(400, "malformed_request", "the path is not valid UTF-8 once decoded")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+    forbidden = _FORBIDDEN_CHARACTERS.search(path)
+    if forbidden is not None:
+        char = forbidden.group()
+        if char == "\ufffd":  # a server replaced undecodable bytes: the original is unknowable
+            return Rejection(400, "malformed_request", "the path is not valid UTF-8 once decoded")
+        if char in "\\;":
+            return Rejection(400, "malformed_request", "backslash and ';' are not allowed in the path")
         return Rejection(400, "malformed_request", "control characters are not allowed in the path")
-    if "\\" in path or ";" in path:
-        return Rejection(400, "malformed_request", "backslash and ';' are not allowed in the path")
     segments = path.split("/")[1:]
     last = len(segments) - 1
     for index, segment in enumerate(segments):

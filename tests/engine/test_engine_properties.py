@@ -97,7 +97,11 @@ PRINCIPALS = [
 ]
 # One of each row of the same-tenant grant table, plus another tenant's principal.
 CANNED_PRINCIPALS = ["*", {"AWS": ALICE}, {"AWS": ROLE}, {"AWS": SESSION}, {"AWS": ACCOUNT}, {"AWS": STRANGER}]
-NOT_PRINCIPALS = [{"AWS": ALICE}, {"AWS": [ROLE, SESSION]}, {"AWS": ACCOUNT}]
+# Complete chains (principal, role, account) exempt; partial ones do not.
+NOT_PRINCIPALS = [
+    {"AWS": [ALICE, ACCOUNT]}, {"AWS": [ROLE, SESSION, f"arn:aws:iam::{ACCOUNT}:root"]},
+    {"AWS": ALICE}, {"AWS": [ROLE, SESSION]}, {"AWS": ACCOUNT},
+]
 REQUEST_PRINCIPALS = [ALICE, BOB, SESSION, OTHER_SESSION, OTHER_ROLE_SESSION, STRANGER]
 
 ABSENT = None

@@ -1,0 +1,87 @@
+"""Turning a Django request into the guard's `WebRequest`, and a `WebResponse` into a Django one.
+
+The route and its parameters are Django's resolver result for this request
+(`request.resolver_match`: the matched pattern's text and `captured_kwargs`, the converted values
+the view is called with). Method, target, headers and peer come from the server: the WSGI environ
+or the ASGI scope, so the method is the one the client sent (Django upper-cases it, the guard
+refuses anything that was not upper case already, spec MAP-12) and repeated ASGI headers stay
+separate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from iamguard.web import RouteRule, WebRequest, WebResponse
+from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
+from django_iamguard.routing import declared_rules, route_template
+
+
+def _from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    client = scope.get("client")
+    query = scope.get("query_string", b"")
+    return {
+        "method": str(scope.get("method", "")),
+        "raw_path": scope.get("raw_path") if isinstance(scope.get("raw_path"), bytes) else None,
+        "query_string": query if isinstance(query, bytes) else str(query).encode("utf-8"),
+        "headers": tuple((name.decode("latin-1").lower(), value.decode("latin-1"))
+                         for name, value in scope.get("headers", ())),
+        "client": str(client[0]) if client else None,
+        "scheme": str(scope.get("scheme", "http")),
+    }
+
+
+def _from_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
+    peer, scheme = peer_and_scheme(environ)
+    return {
+        "method": str(environ.get("REQUEST_METHOD", "")),
+        "raw_path": raw_target(environ),
+        "query_string": query_bytes(environ),
+        "headers": environ_headers(environ),
+        "client": peer,
+        "scheme": scheme,
+    }
+
+
+def sent_method(request: HttpRequest) -> str:
+    scope = getattr(request, "scope", None)
+    method = scope.get("method") if isinstance(scope, Mapping) else request.META.get("REQUEST_METHOD")
+    return method if isinstance(method, str) else str(request.method)
+
+
+def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[RouteRule, ...] | None = None,
+                public_namespaces: frozenset[str] = frozenset()) -> WebRequest:
+    """The neutral description of `request`. With `routed=False` (before resolving, or when
+    nothing matched) it carries no route, which the guard treats as unmapped."""
+    scope = getattr(request, "scope", None)
+    connection = _from_scope(scope) if isinstance(scope, Mapping) else _from_environ(request.META)
+    match = getattr(request, "resolver_match", None) if routed else None
+    route: str | None = None
+    params: dict[str, Any] = {}
+    allow: str | None = None
+    if match is not None:
+        route = route_template(match.route)
+        params = dict(match.captured_kwargs)
+        view_class = getattr(match.func, "view_class", None)
+        if view_class is not None:
+            allow = ", ".join(sorted(name.upper() for name in view_class.http_method_names
+                                     if hasattr(view_class, name)))
+        if declared is None:
+            is_public = bool(public_namespaces.intersection(match.namespaces))
+            declared = declared_rules(match.func, connection["method"], public_namespace=is_public)
+    return WebRequest(path=request.path_info, route=route, path_params=params, declared=declared or (), allow=allow,
+                      native=request, **connection)
+
+
+def django_response(response: WebResponse) -> HttpResponse:
+    content_type = next((value for name, value in response.headers if name == "content-type"), None)
+    answer = HttpResponse(response.body, status=response.status, content_type=content_type)
+    if content_type is None:  # Django would add text/html to an empty answer
+        del answer["Content-Type"]
+    for name, value in response.headers:
+        if name != "content-type":
+            answer[name] = value
+    return answer

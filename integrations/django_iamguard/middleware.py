@@ -1,0 +1,111 @@
+"""The Django middleware: every request is screened, every resolved request is decided by the
+guard before its view runs, for sync and async stacks alike.
+
+Place it early in `MIDDLEWARE` (right after `SecurityMiddleware`; after `AuthenticationMiddleware`
+when a principal resolver reads `request.user`). Requests the resolver cannot match are screened
+(400/405 for ambiguous targets and methods) and then left to Django: a 404, or `CommonMiddleware`'s
+`APPEND_SLASH` redirect, neither of which runs a view (spec MAP-08).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import get_resolver
+
+from iamguard import audit as codes
+from iamguard.web import Guard, Rejection, UnmappedRoutesError
+from django_iamguard import conf
+from django_iamguard.adapter import django_response, web_request
+from django_iamguard.enforce import answer, internal_failure, logger
+from django_iamguard.routing import route_entries
+
+
+def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
+    """"" when every route of `urlconf` has a usable mapping, else the listing of the problems."""
+
+    def compute() -> str:
+        entries = route_entries(get_resolver(urlconf).url_patterns, settings_.guard.routes,
+                                settings_.public_namespaces)
+        problems = [report for report in settings_.guard.report_routes(entries) if not report.ok]
+        text = str(UnmappedRoutesError(problems)) if problems else ""
+        if text:
+            (logger.error if settings_.strict else logger.warning)("%s", text)
+        return text
+
+    return conf.remembered_problems(settings_.guard, urlconf, compute)
+
+
+class IamGuardMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+            # Django adapts process_view to the handler's mode by looking at the method itself.
+            self.process_view = self._process_view_async  # type: ignore[method-assign]
+        conf.load()  # a missing or wrong IAMGUARD setting stops the server at startup
+
+    # ---- before routing: screening --------------------------------------------------------
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        refused = self._screen(request)
+        return refused if refused is not None else self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        refused = self._screen(request)
+        return refused if refused is not None else await self.get_response(request)
+
+    def _screen(self, request: HttpRequest) -> HttpResponse | None:
+        guard: Guard | None = None
+        try:
+            current = conf.load()
+            guard = current.guard
+            described = web_request(request, routed=False)
+            urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+            if strict_problems(current, str(urlconf)) and current.strict:
+                rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
+            else:
+                rejection = guard.screen(described)
+        except Exception as exc:  # only the adapter's own code can raise here; never an allow
+            return internal_failure(guard, request, exc)
+        if rejection is None:
+            return None
+        verdict = guard.refuse(described, rejection)
+        assert verdict.response is not None
+        return django_response(verdict.response)
+
+    # ---- after routing: the decision ------------------------------------------------------
+
+    def _described(self, request: HttpRequest) -> tuple[Guard, Any] | HttpResponse:
+        guard: Guard | None = None
+        try:
+            current = conf.load()
+            guard = current.guard
+            return guard, web_request(request, public_namespaces=current.public_namespaces)
+        except Exception as exc:  # never an allow
+            return internal_failure(guard, request, exc)
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+                     ) -> HttpResponse | None:
+        described = self._described(request)
+        if isinstance(described, HttpResponse):
+            return described
+        guard, web = described
+        return answer(request, guard.check_sync(web))
+
+    async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+                                  ) -> HttpResponse | None:
+        described = self._described(request)
+        if isinstance(described, HttpResponse):
+            return described
+        guard, web = described
+        return answer(request, await guard.check(web))

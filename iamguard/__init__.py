@@ -3,6 +3,29 @@
 The public API lives here; everything else is an implementation detail.
 """
 
+from iamguard.directory import (
+    AttachedPolicy,
+    DeleteConflictError,
+    Directory,
+    EntityAlreadyExistsError,
+    Group,
+    IamError,
+    InlinePolicy,
+    InvalidInputError,
+    LimitExceededError,
+    MalformedPolicyDocumentError,
+    ManagedPolicy,
+    NoSuchEntityError,
+    Page,
+    PolicyVersion,
+    Quotas,
+    ResolvedPrincipal,
+    Role,
+    SimulationResult,
+    Tag,
+    Tenant,
+    User,
+)
 from iamguard.engine.compiler import DEFAULT_CACHE, Policy, PolicyCache, parse_policy
 from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
@@ -10,11 +33,40 @@ from iamguard.engine.evaluator import PolicySet, evaluate
 from iamguard.errors import EvaluationError, Finding, IamGuardError, PolicyError
 from iamguard.policy.jsondoc import Limits
 from iamguard.policy.model import PolicyDocument, PolicyKind, StatementEffect
+from iamguard.store.base import DirectoryStore
+from iamguard.store.database import StoreError
+from iamguard.store.memory import MemoryStore
+from iamguard.store.sqlite import SQLiteStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_CACHE",
+    "AttachedPolicy",
+    "DeleteConflictError",
+    "Directory",
+    "DirectoryStore",
+    "EntityAlreadyExistsError",
+    "Group",
+    "IamError",
+    "InlinePolicy",
+    "InvalidInputError",
+    "LimitExceededError",
+    "MalformedPolicyDocumentError",
+    "ManagedPolicy",
+    "MemoryStore",
+    "NoSuchEntityError",
+    "Page",
+    "PolicyVersion",
+    "Quotas",
+    "ResolvedPrincipal",
+    "Role",
+    "SQLiteStore",
+    "SimulationResult",
+    "StoreError",
+    "Tag",
+    "Tenant",
+    "User",
     "Decision",
     "Effect",
     "EvaluationError",

@@ -3,6 +3,7 @@ raise IAM's errors, and turning store records into the public values."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -50,10 +51,7 @@ def parse_timestamp(text: str) -> datetime:
 
 def paginate(items: Sequence[T], keys: Sequence[str], marker: str | None, max_items: int) -> Page[T]:
     """A page of an in-memory list ordered by `keys` (used for short per-principal lists)."""
-    start = 0
-    if marker is not None:
-        while start < len(keys) and keys[start] <= marker:
-            start += 1
+    start = 0 if marker is None else bisect.bisect_right(keys, marker)
     chosen = tuple(items[start:start + max_items])
     truncated = start + max_items < len(items)
     return Page(chosen, truncated, keys[start + max_items - 1] if truncated else None)

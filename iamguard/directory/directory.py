@@ -10,7 +10,12 @@ from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import validation as valid
 from iamguard.directory.core import parse_timestamp, timestamp
 from iamguard.directory.details import authorization_details, read_filter
-from iamguard.directory.errors import DeleteConflictError, EntityAlreadyExistsError, NoSuchEntityError
+from iamguard.directory.errors import (
+    DeleteConflictError,
+    EntityAlreadyExistsError,
+    InvalidInputError,
+    NoSuchEntityError,
+)
 from iamguard.directory.groups import GroupOperations
 from iamguard.directory.ids import new_tenant_id
 from iamguard.directory.model import Tenant
@@ -92,8 +97,7 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
             record = writer.get_tenant(valid.tenant_id(tenant_id))
             if record is None:
                 raise NoSuchEntityError(f"tenant {tenant_id} does not exist")
-            found = [f"{len(items)} {kind}s" for kind in ENTITY_KINDS
-                     if (items := writer.list_entities(record.tenant_id, kind, limit=1))]
+            found = [f"{kind}s" for kind in ENTITY_KINDS if writer.list_entities(record.tenant_id, kind, limit=1)]
             if writer.list_policies(record.tenant_id, limit=1):
                 found.append("managed policies")
             if found:
@@ -169,10 +173,10 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
         the AWS policy simulator. Raises for an unknown principal or a store error (it is a
         diagnostic, not an enforcement point)."""
         if isinstance(action_names, str) or isinstance(resource_arns, str):
-            raise valid.InvalidInputError("ActionNames and ResourceArns must be lists of strings")
+            raise InvalidInputError("ActionNames and ResourceArns must be lists of strings")
         actions, resources = list(action_names), list(resource_arns)
         if not actions or not resources or not all(isinstance(item, str) for item in actions + resources):
-            raise valid.InvalidInputError("ActionNames and ResourceArns must be non-empty lists of strings")
+            raise InvalidInputError("ActionNames and ResourceArns must be non-empty lists of strings")
         context = read_context_entries(context_entries)
         resolved = self.resolve(policy_source_arn)
         policy_set = resolved.policy_set_with(resource_policy)

@@ -9,7 +9,12 @@ from dataclasses import replace
 from iamguard.directory import documents
 from iamguard.directory import validation as valid
 from iamguard.directory.core import DirectoryCore, paginate
-from iamguard.directory.errors import DeleteConflictError, LimitExceededError, NoSuchEntityError
+from iamguard.directory.errors import (
+    DeleteConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NoSuchEntityError,
+)
 from iamguard.directory.model import AttachedPolicy, InlinePolicy, Page, Tag
 from iamguard.policy.model import PolicyKind
 from iamguard.store.base import GROUP, USER, DirectoryReader, EntityRecord, InlineRecord
@@ -21,7 +26,7 @@ class PrincipalOperations(DirectoryCore):
     def _tag(self, kind: str, name: object, tags: object) -> None:
         added = valid.tags(tags)
         if not added:
-            raise valid.InvalidInputError("Tags must list at least one tag")
+            raise InvalidInputError("Tags must list at least one tag")
         with self._writing() as writer:
             record = self._entity(writer, kind, name)
             merged = valid.merge_tags(record.tags, added, self.quotas.tags_per_entity)

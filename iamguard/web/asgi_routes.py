@@ -104,7 +104,26 @@ def _dependency_rules(dependant: Any) -> list[RouteRule]:
     return found
 
 
+_DECLARED: dict[tuple[int, int, int, str], tuple[Any, Any, Any, tuple[RouteRule, ...]]] = {}
+_DECLARED_LIMIT = 4096
+
+
 def declared_rules(endpoint: Any, method: str, dependant: Any = None, extra: Any = None) -> tuple[RouteRule, ...]:
+    """The rules attached to an endpoint (and its class-based handler, dependencies, mounted app).
+    Memoized per object identity: endpoints do not change once routed, and the entry keeps the
+    objects alive so an identity is never reused for another object while cached."""
+    key = (id(endpoint), id(dependant), id(extra), method)
+    cached = _DECLARED.get(key)
+    if cached is not None and cached[0] is endpoint and cached[1] is dependant and cached[2] is extra:
+        return cached[3]
+    rules = _collect_rules(endpoint, method, dependant, extra)
+    if len(_DECLARED) >= _DECLARED_LIMIT:
+        _DECLARED.clear()
+    _DECLARED[key] = (endpoint, dependant, extra, rules)
+    return rules
+
+
+def _collect_rules(endpoint: Any, method: str, dependant: Any, extra: Any) -> tuple[RouteRule, ...]:
     rules: list[RouteRule] = [*rules_of(endpoint), *rules_of(_handler(endpoint, method))]
     if extra is not None:
         rules.extend(rules_of(extra))

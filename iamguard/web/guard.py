@@ -553,7 +553,8 @@ class Guard:
 
     def _resource(self, rule: RouteRule, params: Mapping[str, str]) -> str:
         assert rule.resource is not None
-        clash = self._fixed.keys() & params.keys() & rule.resource.names
+        names = rule.resource.names
+        clash = [name for name in params if name in names and name in self._fixed] if self._fixed else ()
         if clash:
             raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
                            f"{sorted(clash)} is both a path parameter and a fixed template value")

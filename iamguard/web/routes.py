@@ -56,6 +56,7 @@ class ResourceTemplate:
 
     text: str
     pieces: tuple[str | tuple[str, bool], ...]  # literal text, or (name, lands_in_a_head_segment)
+    names: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def parse(cls, text: str) -> ResourceTemplate:
@@ -84,11 +85,8 @@ class ResourceTemplate:
         if split_arn(sample) is None:
             raise RouteConfigError(f"resource template {text!r} is not an ARN "
                                    "(arn:partition:service:region:account:resource)")
-        return cls(text, tuple(pieces))
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(piece[0] for piece in self.pieces if not isinstance(piece, str))
+        names = frozenset(piece[0] for piece in pieces if not isinstance(piece, str))
+        return cls(text, tuple(pieces), names)
 
     def render(self, values: Mapping[str, Any]) -> str:
         parts: list[str] = []

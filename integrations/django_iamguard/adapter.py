@@ -15,9 +15,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from django_iamguard.routing import declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
-from django_iamguard.routing import declared_rules, route_template
 
 
 def _from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 
+from django_iamguard.enforce import authorize_async, authorize_sync, find_request
 from iamguard.web import attach_rule, public, rule, rules_of
 from iamguard.web.guard import ContextProvider
-from django_iamguard.enforce import authorize_async, authorize_sync, find_request
 
 
 def iam_required(action: str, resource: str, *, methods: str | Iterable[str] | None = None,

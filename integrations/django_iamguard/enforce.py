@@ -10,12 +10,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from django_iamguard.adapter import django_response, sent_method, web_request
+from django_iamguard.conf import get_guard
 from iamguard import audit as codes
 from iamguard.web import Guard, IamContext, Rejection, RouteRule, Verdict, WebRequest
 from iamguard.web import responses as shapes
 from iamguard.web.routes import lookup_method
-from django_iamguard.adapter import django_response, sent_method, web_request
-from django_iamguard.conf import get_guard
 
 logger = logging.getLogger("django_iamguard")
 

@@ -16,12 +16,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
-from iamguard import audit as codes
-from iamguard.web import Guard, Rejection, UnmappedRoutesError
 from django_iamguard import conf
 from django_iamguard.adapter import django_response, web_request
 from django_iamguard.enforce import answer, internal_failure, logger
 from django_iamguard.routing import route_entries
+from iamguard import audit as codes
+from iamguard.web import Guard, Rejection, UnmappedRoutesError
 
 
 def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Flask, Request, Response
 
+from flask_iamguard.routing import blueprint_chain, declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
-from flask_iamguard.routing import blueprint_chain, declared_rules, route_template
 
 
 def sent_method(request: Request) -> str:

@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from flask_iamguard.adapter import flask_response
 from iamguard.web import WebResponse, attach_rule, public
 from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
 from iamguard.web.responses import json_response
 from iamguard.web.wsgi import environ_headers
-from flask_iamguard.adapter import flask_response
 
 Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
 

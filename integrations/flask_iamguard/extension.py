@@ -16,6 +16,8 @@ from flask.cli import with_appcontext
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from flask_iamguard.adapter import flask_response, sent_method, web_request
+from flask_iamguard.routing import route_entries
 from iamguard import audit as codes
 from iamguard.web import (
     Guard,
@@ -34,8 +36,6 @@ from iamguard.web import (
 from iamguard.web import responses as shapes
 from iamguard.web.guard import ContextProvider
 from iamguard.web.routes import lookup_method
-from flask_iamguard.adapter import flask_response, sent_method, web_request
-from flask_iamguard.routing import route_entries
 
 logger = logging.getLogger("flask_iamguard")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 TENANT = "123456789012"
 
 
@@ -28,8 +30,6 @@ def arn(kind: str, name: str, path: str = "/") -> str:
 
 def refused(directory: Any, error: type[Exception], call: Any, *args: Any, **kwargs: Any) -> Any:
     """Assert `call` raises `error` and left the tenant and the store generation exactly as they were."""
-    import pytest
-
     before, generation = directory.export_tenant(), directory.store.generation()
     with pytest.raises(error) as info:
         call(*args, **kwargs)

@@ -164,7 +164,8 @@ CASES: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
     ("trust-policy-with-resource", doc(with_(Principal={"AWS": ALICE})), "trust",
      [("/Statement/0/Resource", "ProhibitedElement")]),
     # --- conditions --------------------------------------------------------------------------------
-    ("condition-not-object", condition(["StringEquals"]), "identity", [("/Statement/0/Condition", "InvalidType")]),  # type: ignore[arg-type]
+    ("condition-not-object", doc(with_(Condition=["StringEquals"])), "identity",
+     [("/Statement/0/Condition", "InvalidType")]),
     ("operator-block-not-object", condition({"StringEquals": "aws:username"}), "identity",
      [("/Statement/0/Condition/StringEquals", "InvalidType")]),
     ("unknown-operator", condition({"StringEqual": {"aws:username": "alice"}}), "identity",

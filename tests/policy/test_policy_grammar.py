@@ -233,7 +233,8 @@ def test_operators_accept_variables_only_in_string_arn_and_bool() -> None:
         ("DateLessThan", "2024-07-01T00:00:00.123Z"), ("Bool", True), ("Bool", "false"), ("Null", False),
         ("Null", "true"), ("IpAddress", "2001:db8::/32"), ("IpAddress", "203.0.113.7"),
         ("BinaryEquals", "QmluYXJ5VmFsdWU="), ("ArnLike", "arn:aws:iam::*:role/*"), ("ArnEquals", "*"),
-        ("StringEquals", "${aws:username}"), ("Bool", "${app:flag}"), ("ArnLike", "arn:aws:iam::1:user/${aws:username}"),
+        ("StringEquals", "${aws:username}"), ("Bool", "${app:flag}"),
+        ("ArnLike", "arn:aws:iam::1:user/${aws:username}"),
     ],
 )
 def test_condition_values_that_iam_accepts(operator: str, value: Any) -> None:

@@ -1,0 +1,57 @@
+"""The token endpoints (exchange, role assumption, step-up) as Django URL patterns.
+
+    urlpatterns = [path("auth/", include(auth_urlpatterns(credentials))), ...]
+
+The handlers are the framework-neutral ones in `iamguard.web.endpoints`; these views only read
+the body (at most 16 KiB) and translate the answer. They are public POST views (they authenticate
+the caller themselves) and exempt from Django's CSRF check: they never read cookies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
+
+from django_iamguard.adapter import django_response, web_request
+from django_iamguard.decorators import iam_public
+from iamguard.web import WebResponse
+from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
+from iamguard.web.responses import json_response, method_not_allowed
+
+Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
+
+
+def _bounded_body(request: HttpRequest, limit: int) -> bytes | None:
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
+    @csrf_exempt
+    @iam_public(methods="POST")
+    def run(request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return django_response(method_not_allowed())
+        body = _bounded_body(request, MAX_BODY)
+        if body is None:
+            return django_response(json_response(413, {"error": "PayloadTooLarge"}))
+        return django_response(handler(web_request(request, routed=False).headers, body))
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def auth_urlpatterns(credentials: Any) -> list[URLPattern]:
+    handlers = AuthEndpoints(credentials)
+    return [
+        path("token", _view(handlers.token), name="iamguard_token"),
+        path("assume-role", _view(handlers.assume_role), name="iamguard_assume_role"),
+        path("step-up", _view(handlers.step_up), name="iamguard_step_up"),
+    ]

@@ -61,8 +61,21 @@ it does not raise, and every failure is already a deny (503/401/403) with an aud
 Route listing: turn each route into `RouteEntry(method, path, name, params, declared)` and call
 `guard.report_routes(entries)` (a list of `RouteReport`, unmapped ones flagged) or
 `guard.require_mapped(entries)` (raises `UnmappedRoutesError`): the strict startup check.
+
+Token endpoints
+---------------
+`AuthEndpoints(credentials)` has three blocking handlers, `token`, `assume_role` and `step_up`,
+each `(headers, body_bytes) -> WebResponse`; mount them as public POST routes (`/auth/token`,
+`/auth/assume-role`, `/auth/step-up`) and run them in a worker thread from async code. Bodies are
+JSON objects of at most `endpoints.MAX_BODY` bytes (larger: answer 413 without reading on).
+
+Modules: `guard` (the pipeline), `target` (request-target screen), `routes` (rules, templates,
+route maps, decorator metadata), `network` (client address, TLS), `tokens` (the one credential),
+`stepup` (MFA re-evaluation, max_age), `responses` (status and body shapes), `inventory` (route
+listing), `endpoints` (token endpoints), `asgi_routes` (Starlette/FastAPI route resolution).
 """
 
+from iamguard.web.endpoints import AuthEndpoints
 from iamguard.web.guard import (
     Guard,
     GuardConfig,
@@ -98,6 +111,7 @@ from iamguard.web.target import Rejection
 __all__ = [
     "ANONYMOUS",
     "WEBSOCKET",
+    "AuthEndpoints",
     "ContextInput",
     "Guard",
     "GuardConfig",

@@ -4,11 +4,15 @@ attacks never reach a protected handler, WebSockets are decided at the handshake
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -311,3 +315,115 @@ def test_middleware_can_wrap_any_asgi_app_from_outside() -> None:
     assert asyncio.run(call_raw(wrapped, "GET", b"/admin", [("authorization", "Bearer reader")])).status == 403
     assert asyncio.run(call_raw(wrapped, "GET", b"/orders/1", [("authorization", "Bearer reader")])).status == 200
     assert [name for name, _ in recorder.calls] == ["get_order"]
+
+
+# ---- the router's values are the authorized values (MAP-01 oracle) -------------------------------
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x2FF, exclude_characters="/?#%\\;"),
+               min_size=1, max_size=20))
+def test_handler_receives_exactly_the_values_in_the_resource(order_id: str) -> None:
+    app, recorder, sink = build()
+    target = b"/orders/" + quote(order_id, safe="").encode("ascii")
+    response = asyncio.run(call_raw(app, "GET", target, [("authorization", "Bearer no-deletes")]))
+    if response.status == 400:  # refused up front (dot segment, edge whitespace): nothing ran
+        assert recorder.calls == []
+        return
+    assert response.status == 200, response.body
+    body = json.loads(response.body)
+    assert recorder.calls == [("get_order", {"order_id": order_id})]
+    assert body["params"] == {"order_id": order_id}
+    assert body["resource"] == f"{ORDER_ARN}/{order_id}" == sink.records[-1].resource
+
+
+# ---- failing closed through the whole app ------------------------------------------------------
+
+class Exploding:
+    def emit(self, record: Any) -> None:
+        raise OSError("sink down")
+
+
+def _raise(exc: BaseException) -> Any:
+    def hook(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return hook
+
+
+@pytest.mark.parametrize("seam", ["authenticate", "policy_set_for", "provider", "evaluate", "audit"])
+def test_a_fault_at_any_seam_never_reaches_the_handler(seam: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamguard.engine.evaluator import PolicySet
+
+    authority = standard_authority()
+    providers: list[Any] = []
+    audit: Any = MemorySink()
+    if seam in ("authenticate", "policy_set_for"):
+        authority.fail[seam] = RuntimeError("injected")
+    elif seam == "provider":
+        providers.append(_raise(LookupError("injected")))
+    elif seam == "evaluate":
+        monkeypatch.setattr(PolicySet, "evaluate", _raise(RecursionError("injected")))
+    else:
+        audit = Exploding()
+    recorder = Recorder()
+    iam = Iam(Guard(authority, tenant=TENANT, audit=audit, context=providers))
+
+    @iam.protect("orders:GetOrder", ORDER, methods="GET")
+    async def get_order(request: Request) -> JSONResponse:
+        recorder.hit("get_order", request.path_params)
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/orders/{order_id}", get_order)], middleware=[iam.middleware()])
+    response = asyncio.run(call_raw(app, "GET", b"/orders/1", [("authorization", "Bearer reader")]))
+    assert response.status == 503
+    assert recorder.calls == []
+
+
+def test_dispatch_with_other_parameters_than_authorized_is_refused() -> None:
+    from iamguard.asgi import SCOPE_KEY
+    from iamguard.web import IamContext
+
+    recorder = Recorder()
+    iam = Iam(Guard(standard_authority(), tenant=TENANT, audit=MemorySink()))
+
+    @iam.protect("orders:GetOrder", ORDER, methods="GET")
+    async def get_order(request: Request) -> JSONResponse:
+        recorder.hit("get_order", request.path_params)
+        return JSONResponse({})
+
+    from iamguard.web import rules_of
+
+    authorized = IamContext("r1", "arn:aws:iam::123456789012:user/alice", "orders:GetOrder", f"{ORDER_ARN}/1", None,
+                            {"order_id": "1"}, rule=rules_of(get_order)[0])
+    app = Starlette(routes=[Route("/orders/{order_id}", get_order)])
+    scope = {"type": "http", "method": "GET", "path": "/orders/2", "raw_path": b"/orders/2", "root_path": "",
+             "query_string": b"", "headers": [], "client": ("192.0.2.1", 1), "scheme": "http",
+             SCOPE_KEY: authorized}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 403 and recorder.calls == []
+
+
+def test_mounted_asgi_apps_are_mapped_as_one_route() -> None:
+    async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await JSONResponse({"path": scope["path"]})(scope, receive, send)
+
+    class Opaque:
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await plain_app(scope, receive, send)
+
+    iam = Iam(Guard(standard_authority(), tenant=TENANT, audit=MemorySink()))
+    app = Starlette(routes=[Mount("/static", app=iam.public(Opaque())), Mount("/legacy", app=Opaque())],
+                    middleware=[iam.middleware()])
+    assert asyncio.run(call_raw(app, "GET", b"/static/app.js")).status == 200
+    assert asyncio.run(call_raw(app, "GET", b"/legacy/x")).status == 401
+    assert asyncio.run(call_raw(app, "GET", b"/legacy/x", [("authorization", "Bearer reader")])).status == 403
+    reports = {(report.method, report.path): report.problem for report in iam.report(app)}
+    assert reports[("GET", "/static/{path}")] is None and reports[("GET", "/legacy/{path}")] == "unmapped"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import unquote
 
-from iamguard.web.target import check_method, check_overrides, check_path, check_raw_path
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iamguard.web.target import check_method, check_overrides, check_path, check_raw_path, is_plain
 
 RAW_PATHS = [
     (b"/orders/7", None),
@@ -102,3 +106,19 @@ def test_override_headers_and_parameters(headers: list[str], query: bytes, reaso
     assert (rejection.reason if rejection else None) == reason
     if rejection:
         assert rejection.status == 400
+
+
+# The fast path (`is_plain`) must never accept what the full rules refuse.
+_ALPHABET = st.sampled_from([b"/", b"a", b"1", b".", b"..", b"%2F", b"%2e", b"%", b";", b"\\", b" ", b"%20", b"~",
+                             b"%41", b"%00", b"//", b"-", b":", b"@", b"%C3%A9", b"%ff"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ALPHABET, min_size=0, max_size=12))
+def test_fast_path_agrees_with_the_full_rules(pieces: list[bytes]) -> None:
+    raw = b"/" + b"".join(pieces)
+    decoded = unquote(raw.decode("latin-1"))
+    if is_plain(raw, decoded):
+        assert check_raw_path(raw) is None
+        assert check_path(decoded) is None
+        assert decoded.encode() == raw

@@ -1,0 +1,140 @@
+"""Helpers for the Flask and Django adapter tests: a raw WSGI caller (the environ a real server
+builds from the request line), Django configured once per process, and the stub guard every
+test app shares."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from iamguard.audit import MemorySink
+from iamguard.clock import FrozenClock
+from iamguard.web import Guard, public, rule
+from tests.web.stubs import TENANT, StubAuthority, standard_authority
+
+REPO = Path(__file__).resolve().parents[2]
+DJANGO_EXAMPLE = REPO / "examples" / "django_app"
+ORDER = "arn:app:orders::{tenant}:order/{order_id}"
+FILE = "arn:app:orders::{tenant}:file/{path}"
+PEER = "192.0.2.10"
+
+
+def stub_guard(authority: StubAuthority | None = None, **options: Any) -> tuple[Guard, MemorySink, StubAuthority]:
+    """The guard of every stub app: DELETE /orders/{order_id} and GET /health in the route map,
+    GET /orders/{order_id} and /files/{path} declared by decorators on the views."""
+    authority = authority or standard_authority()
+    sink = options.pop("audit", None) or MemorySink()
+    routes = options.pop("routes", None) or [
+        rule("orders:DeleteOrder", ORDER, methods="DELETE", path="/orders/{order_id}"),
+        public(methods="GET", path="/health"),
+    ]
+    options.setdefault("clock", FrozenClock())
+    guard = Guard(authority, tenant=TENANT, audit=sink, routes=routes, step_up_endpoint="/auth/step-up", **options)
+    return guard, sink, authority
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+@dataclass
+class Calls:
+    """Protected views append (view name, the path parameters they received)."""
+
+    seen: list[tuple[str, dict[str, Any]]]
+
+    def __init__(self) -> None:
+        self.seen = []
+
+    def hit(self, name: str, params: dict[str, Any]) -> None:
+        self.seen.append((name, dict(params)))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.seen]
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+
+@dataclass(frozen=True)
+class WsgiResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def wsgi_environ(method: str, target: bytes, headers: Iterable[tuple[str, str]] = (), *, body: bytes = b"",
+                 client: str = PEER, scheme: str = "http") -> dict[str, Any]:
+    """The environ gunicorn builds: PATH_INFO percent-decoded as latin-1 (PEP 3333), the target
+    as sent in RAW_URI, repeated header lines joined with commas."""
+    raw_path, _, query = target.partition(b"?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
+        "QUERY_STRING": query.decode("latin-1"), "RAW_URI": target.decode("latin-1"),
+        "SERVER_NAME": "testserver", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": client,
+        "HTTP_HOST": "testserver", "wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": False,
+        "wsgi.multiprocess": False, "wsgi.run_once": False, "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        key = key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+        environ[key] = f"{environ[key]},{value}" if key in environ and key.startswith("HTTP_") else value
+    return environ
+
+
+def call_wsgi(app: Callable[..., Any], method: str, target: bytes, headers: Iterable[tuple[str, str]] = (), *,
+              body: bytes = b"", client: str = PEER, scheme: str = "http") -> WsgiResponse:
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: Sequence[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"] = int(status.split(" ", 1)[0])
+        captured["headers"] = {name.lower(): value for name, value in response_headers}
+        return lambda data: None
+
+    chunks = app(wsgi_environ(method, target, headers, body=body, client=client, scheme=scheme), start_response)
+    try:
+        payload = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return WsgiResponse(captured["status"], captured["headers"], payload)
+
+
+DJANGO_SETTINGS: dict[str, Any] = {
+    "SECRET_KEY": "tests-only-not-a-secret-" + "x" * 40,
+    "DEBUG": False,
+    "ALLOWED_HOSTS": ["testserver", "127.0.0.1", "localhost"],
+    "INSTALLED_APPS": ["django_iamguard"],
+    "MIDDLEWARE": [
+        "django.middleware.security.SecurityMiddleware",
+        "django_iamguard.middleware.IamGuardMiddleware",
+        "django.middleware.common.CommonMiddleware",
+    ],
+    "ROOT_URLCONF": "tests.integrations.django_urls",
+    "DATABASES": {},
+    "USE_TZ": True,
+    "IAMGUARD": {"GUARD": "tests.integrations.django_views.current_guard"},
+    "LOGGING_CONFIG": None,
+}
+
+
+def configure_django() -> None:
+    """Configure Django once per process. Every test changes what it needs with
+    `override_settings`, so nothing a test sets outlives it; no other test module uses Django."""
+    from django.conf import settings
+
+    if str(DJANGO_EXAMPLE) not in sys.path:
+        sys.path.insert(0, str(DJANGO_EXAMPLE))
+    if not settings.configured:
+        import django
+
+        settings.configure(**DJANGO_SETTINGS)
+        django.setup()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.crosscheck import CrossCheckError
 from bench.rows import ROWS
-from bench.suite import BenchConfig, Section
+from bench.suite import BenchConfig, RowError, Section
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.md"
 
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"row {row.name}")
         try:
             sections.append(row.run(config, log))
-        except CrossCheckError as exc:
+        except (CrossCheckError, RowError) as exc:
             print(f"bench aborted: {exc}", file=sys.stderr)
             return 2
     header = _header(config, time.perf_counter() - started, load)

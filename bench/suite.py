@@ -37,6 +37,11 @@ class BenchConfig:
                    min_calls=20, warmup=20, batch_size=20, build_budget_s=0.0, build_repeats=1, memory=False)
 
 
+class RowError(RuntimeError):
+    """A row found that it would time an error path (a denied request, a failed decision, an app
+    answering the wrong status): the run stops rather than report a meaningless figure."""
+
+
 @dataclass(frozen=True)
 class Target:
     description: str

@@ -31,6 +31,7 @@ from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
 from iamguard.engine.evaluator import PolicySet, evaluate
 from iamguard.errors import EvaluationError, Finding, IamGuardError, PolicyError
+from iamguard.lint import LintFinding, Severity, validate_policy
 from iamguard.policy.jsondoc import Limits
 from iamguard.policy.model import PolicyDocument, PolicyKind, StatementEffect
 from iamguard.store.base import DirectoryStore
@@ -62,6 +63,7 @@ __all__ = [
     "ResolvedPrincipal",
     "Role",
     "SQLiteStore",
+    "Severity",
     "SimulationResult",
     "StoreError",
     "Tag",
@@ -73,6 +75,7 @@ __all__ = [
     "Finding",
     "IamGuardError",
     "Limits",
+    "LintFinding",
     "Policy",
     "PolicyCache",
     "PolicyDocument",
@@ -85,4 +88,5 @@ __all__ = [
     "__version__",
     "evaluate",
     "parse_policy",
+    "validate_policy",
 ]

@@ -3,7 +3,8 @@ returning a `Section`, added to ROWS."""
 
 from __future__ import annotations
 
+from bench.rows.directory import DirectoryRow
 from bench.rows.engine_comparison import EngineComparison
 from bench.suite import Row
 
-ROWS: tuple[Row, ...] = (EngineComparison(),)
+ROWS: tuple[Row, ...] = (EngineComparison(), DirectoryRow())

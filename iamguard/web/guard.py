@@ -22,6 +22,7 @@ handler runs only when the returned `Verdict.allowed` is true.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import itertools
@@ -615,11 +616,16 @@ class Guard:
             record_it = not verdict.allowed or self.config.audit_allows
         if not record_it or not self.auditor.wants("Allow" if verdict.allowed else "Deny"):
             return verdict
-        delivered = self.auditor.emit(self._record(trail, verdict, finished))
+        try:
+            delivered = self.auditor.emit(self._record(trail, verdict, finished))
+        except Exception as exc:  # building the record failed: as good as a failing sink
+            logger.error("iamguard: cannot build the audit record (%s)", type(exc).__name__)
+            delivered = False
         if not delivered and verdict.allowed and self.config.require_audit:
             refused = Verdict(False, codes.AUDIT_UNAVAILABLE, response=responses.unavailable(),
                               decision=verdict.decision)
-            self.auditor.emit(self._record(trail, refused, time.perf_counter()))
+            with contextlib.suppress(Exception):
+                self.auditor.emit(self._record(trail, refused, time.perf_counter()))
             return refused
         return verdict
 

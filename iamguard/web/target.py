@@ -41,7 +41,9 @@ _METHOD = re.compile(r"[A-Za-z]{1,20}", re.ASCII)
 # A raw path made only of these bytes decodes to itself, so one check covers both forms.
 _PLAIN_RAW = re.compile(rb"/[A-Za-z0-9._~!$&'()*+,=:@/-]*")
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
-_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f\\\\;\ufffd]")
+# "%" after decoding can only come from "%25" or a broken escape: refused even when the raw
+# target is unknown (WSGI servers such as wsgiref do not pass it on).
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f\\\\;%\ufffd]")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def check_path(path: str, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> Rejectio
             return Rejection(400, "malformed_request", "the path is not valid UTF-8 once decoded")
         if char in "\\;":
             return Rejection(400, "malformed_request", "backslash and ';' are not allowed in the path")
+        if char == "%":
+            return Rejection(400, "malformed_request", "the path was percent-encoded twice")
         return Rejection(400, "malformed_request", "control characters are not allowed in the path")
     segments = path.split("/")[1:]
     last = len(segments) - 1

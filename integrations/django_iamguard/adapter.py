@@ -15,7 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from django_iamguard.routing import declared_rules, route_template
+from django_iamguard.routing import class_methods, declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
 
@@ -67,8 +67,7 @@ def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[Ro
         params = dict(match.captured_kwargs)
         view_class = getattr(match.func, "view_class", None)
         if view_class is not None:
-            allow = ", ".join(sorted(name.upper() for name in view_class.http_method_names
-                                     if hasattr(view_class, name)))
+            allow = ", ".join(class_methods(view_class))
         if declared is None:
             is_public = bool(public_namespaces.intersection(match.namespaces))
             declared = declared_rules(match.func, connection["method"], public_namespace=is_public)

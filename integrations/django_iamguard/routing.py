@@ -120,17 +120,22 @@ def declared_rules(view: Any, method: str, *, public_namespace: bool = False) ->
     return own
 
 
+def class_methods(view_class: Any) -> list[str]:
+    """The methods a class-based view answers, as Django's View dispatches them."""
+    allowed = getattr(view_class, "http_method_names", ())
+    names = [name.upper() for name in allowed if hasattr(view_class, name)]
+    if "GET" in names and "HEAD" not in names and "head" in allowed:
+        names.append("HEAD")  # View.setup answers HEAD with get()
+    return sorted(names)
+
+
 def view_methods(view: Any, template: str, routes: RouteMap) -> list[str]:
     """The methods a route is listed with. A class-based view: the handlers it defines. A function
     view (Django routes every method to it): the methods its rules name, every method when a
     rule names none; methods no rule names are denied at request time anyway."""
     view_class = view_class_of(view)
     if view_class is not None:
-        names = [name.upper() for name in getattr(view_class, "http_method_names", ())
-                 if hasattr(view_class, name)]
-        if "GET" in names and "HEAD" not in names:
-            names.append("HEAD")  # View.setup answers HEAD with get()
-        return sorted(names)
+        return class_methods(view_class)
     rules = [*rules_of(view), *(item for item in routes if item.path == template)]
     named: set[str] = set()
     for item in rules:

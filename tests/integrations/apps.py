@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify
 from flask.views import MethodView
+from flask_iamguard import IamGuard
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from flask_iamguard import IamGuard
 from iamguard.asgi import Iam
 from iamguard.web import Guard
 from tests.integrations.support import FILE, ORDER, Calls

@@ -121,3 +121,36 @@ class AsyncHandled(View):
     @iam_required("orders:GetOrder", ORDER, methods="GET")
     async def get(self, request: HttpRequest, order_id: str) -> HttpResponse:
         return _described(request, "handled", {"order_id": order_id})
+
+
+class Tamper:
+    """A middleware placed after iamguard's that changes the parameters the view will receive."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        if "order_id" in kwargs:
+            kwargs["order_id"] = "999"
+
+
+class FakeLogin:
+    """Stands for django.contrib.auth's AuthenticationMiddleware in resolver tests: the user is the
+    one named by the test's `x-test-user` header (a session lookup in a real app)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        name = request.headers.get("x-test-user")
+        request.user = _User(name)  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+class _User:
+    def __init__(self, name: str | None) -> None:
+        self.username = name or ""
+        self.is_authenticated = name is not None

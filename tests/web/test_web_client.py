@@ -184,3 +184,36 @@ def test_throttled_logins_answer_429_with_retry_after(shop: tuple[FrozenClock, S
     assert statuses[:5] == [401] * 5
     assert statuses[5] == 429 and int(response.headers["retry-after"]) >= 1
     assert response.json()["error"] == "Throttling"
+
+
+def test_assume_role_endpoint_issues_a_role_session(shop: tuple[FrozenClock, Seeded]) -> None:
+    from examples.common import TENANT, open_store
+
+    clock, seeded = shop
+    directory, _ = open_store(seeded.path, clock=clock)
+    admin = seeded.users["admin"]
+    role = directory.create_role("auditor", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin.arn}, "Action": "sts:AssumeRole"}]})
+    directory.attach_role_policy("auditor", f"arn:aws:iam::{TENANT}:policy/OrdersReadOnly")
+    directory.put_user_policy("admin", "MayAssumeAuditor", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}]})
+    calls: list[str] = []
+    app = create_starlette_app(seeded.path, clock=clock, on_call=lambda name, params: calls.append(name))
+    with TestClient(app, base_url="http://testserver") as client:
+        token = client.post("/auth/token", json={"access_key_id": admin.access_key_id,
+                                                 "secret_access_key": admin.secret_access_key}).json()["token"]
+        assumed = client.post("/auth/assume-role", json={"role_arn": role.arn, "session_name": "audit-1"},
+                              headers={"authorization": f"Bearer {token}"})
+        assert assumed.status_code == 200
+        assert assumed.json()["session_arn"] == f"arn:aws:sts::{TENANT}:assumed-role/auditor/audit-1"
+        role_token = assumed.json()["token"]
+        assert client.get("/orders", headers={"authorization": f"Bearer {role_token}"}).status_code == 200
+        assert client.delete("/orders/1001", headers={"authorization": f"Bearer {role_token}"}).status_code == 403
+        reader = seeded.users["reader"]
+        reader_token = client.post("/auth/token", json={"access_key_id": reader.access_key_id,
+                                                        "secret_access_key": reader.secret_access_key}).json()["token"]
+        refused = client.post("/auth/assume-role", json={"role_arn": role.arn, "session_name": "nope"},
+                              headers={"authorization": f"Bearer {reader_token}"})
+        assert refused.status_code == 403 and refused.json()["error"] == "AccessDenied"
+        assert client.post("/auth/assume-role", json={"role_arn": role.arn, "session_name": "x"}).status_code == 401
+    assert calls == ["list_orders"]

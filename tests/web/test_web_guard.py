@@ -444,3 +444,18 @@ def test_configuration_is_validated() -> None:
         Guard(None, resolver=lambda web_request: None)
     with pytest.raises(TypeError):
         Guard(None, nonsense=True)
+
+
+def test_a_broken_clock_while_recording_refuses_the_allow() -> None:
+    class BreaksOnSecondCall(FrozenClock):
+        calls = 0
+
+        def now(self) -> Any:
+            self.calls += 1
+            if self.calls > 2:  # the decision reads the clock; the audit record then fails
+                raise OSError("clock source gone")
+            return super().now()
+
+    guard, _ = make_guard(clock=BreaksOnSecondCall())
+    verdict = guard.check_sync(request())
+    assert (verdict.allowed, verdict.status, verdict.reason) == (False, 503, "audit_unavailable")

@@ -1,0 +1,13 @@
+"""URLconf of the Django hello-world app (ROOT_URLCONF while the bench's Django clients exist)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+
+def hello(request: HttpRequest, order_id: str) -> HttpResponse:
+    return HttpResponse("hello", content_type="text/plain")
+
+
+urlpatterns = [path("orders/<str:order_id>", hello)]

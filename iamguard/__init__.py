@@ -3,6 +3,8 @@
 The public API lives here; everything else is an implementation detail.
 """
 
+from iamguard.audit import AuditRecord, JsonLinesSink, LoggingSink
+from iamguard.client import IamAuth
 from iamguard.directory import (
     AttachedPolicy,
     DeleteConflictError,
@@ -38,10 +40,21 @@ from iamguard.store.base import DirectoryStore
 from iamguard.store.database import StoreError
 from iamguard.store.memory import MemoryStore
 from iamguard.store.sqlite import SQLiteStore
+from iamguard.web import Guard, GuardConfig, IamContext, Login, RouteMap, WebRequest, public, rule
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "WebRequest",
+    "RouteMap",
+    "Login",
+    "LoggingSink",
+    "JsonLinesSink",
+    "IamContext",
+    "IamAuth",
+    "GuardConfig",
+    "Guard",
+    "AuditRecord",
     "DEFAULT_CACHE",
     "AttachedPolicy",
     "DeleteConflictError",
@@ -88,5 +101,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "parse_policy",
+    "public",
+    "rule",
     "validate_policy",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.rows.directory import DirectoryRow
 from bench.rows.engine_comparison import EngineComparison
+from bench.rows.middleware import MiddlewareOverhead
 from bench.suite import Row
 
-ROWS: tuple[Row, ...] = (EngineComparison(), DirectoryRow())
+ROWS: tuple[Row, ...] = (EngineComparison(), DirectoryRow(), MiddlewareOverhead())

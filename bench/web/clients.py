@@ -35,7 +35,9 @@ class Slice:
 
 
 class Client(Protocol):
-    def status(self, token: str | None) -> int: ...
+    def answer(self, token: str | None) -> tuple[int, bytes]:
+        """One request: the status and the whole body."""
+        ...
 
     def run_for(self, token: str | None, seconds: float, expected: int = 200) -> Slice: ...
 
@@ -88,8 +90,9 @@ class AsgiClient:
                 break
         return Slice(count, clock() - started, unexpected)
 
-    async def _one(self, token: str | None) -> int:
+    async def _one(self, token: str | None) -> tuple[int, bytes]:
         statuses: list[int] = []
+        body: list[bytes] = []
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -97,13 +100,15 @@ class AsgiClient:
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
+            elif message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
 
         await self.app(self._scope(token), receive, send)
         if len(statuses) != 1:
             raise RuntimeError(f"the app sent {len(statuses)} response starts for one request")
-        return statuses[0]
+        return statuses[0], b"".join(body)
 
-    def status(self, token: str | None) -> int:
+    def answer(self, token: str | None) -> tuple[int, bytes]:
         return self._loop.run_until_complete(self._one(token))
 
     def run_for(self, token: str | None, seconds: float, expected: int = 200) -> Slice:
@@ -133,28 +138,27 @@ class WsgiClient:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return environ
 
-    def _call(self, template: dict[str, Any], start_response: Callable[..., Any]) -> None:
+    def _call(self, template: dict[str, Any], start_response: Callable[..., Any]) -> bytes:
         environ = dict(template)
         environ["wsgi.input"] = io.BytesIO(b"")
         body = self.app(environ, start_response)
         try:
-            for _ in body:
-                pass
+            return b"".join(body)
         finally:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
 
-    def status(self, token: str | None) -> int:
+    def answer(self, token: str | None) -> tuple[int, bytes]:
         statuses: list[int] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             statuses.append(int(status.split(" ", 1)[0]))
 
-        self._call(self._environ(token), start_response)
+        body = self._call(self._environ(token), start_response)
         if len(statuses) != 1:
             raise RuntimeError(f"the app called start_response {len(statuses)} times for one request")
-        return statuses[0]
+        return statuses[0], body
 
     def run_for(self, token: str | None, seconds: float, expected: int = 200) -> Slice:
         template = self._environ(token)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bench.web.tenant import WebTenant
+from bench.web.tenant import HELLO, WebTenant
 
 
 def _app() -> Flask:
     app = Flask("iamguard_bench", static_folder=None)  # no static route, which would be unmapped
 
     @app.get("/orders/<order_id>")
-    def hello(order_id: str) -> str:
-        return "hello"
+    def hello(order_id: str) -> bytes:
+        return HELLO
 
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -11,12 +12,14 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bench.web.casbin_asgi import CasbinMiddleware, SubjectOf, enforcer_for
-from bench.web.tenant import ROUTE, WebTenant
+from bench.web.tenant import HELLO, ROUTE, WebTenant
 from iamguard.asgi import Iam
+from iamguard.credentials import Credentials
+from iamguard.engine.evaluator import PolicySet
 
 
 async def hello(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("hello")
+    return PlainTextResponse(HELLO)
 
 
 def _app(middleware: Sequence[Middleware] = ()) -> Starlette:
@@ -29,6 +32,29 @@ def bare() -> Starlette:
 
 def with_iamguard(tenant: WebTenant) -> Starlette:
     return _app([Iam(tenant.guard()).middleware()])
+
+
+class RememberedSessions:
+    """A session authority that verifies each token once and then hands back the same session.
+    For the diagnostic row only: it skips the per-request expiry and revocation checks, so it
+    shows what iamguard's pipeline costs apart from token verification."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self._sessions: dict[str, Any] = {}
+
+    def authenticate(self, token: str) -> Any:
+        session = self._sessions.get(token)
+        if session is None:
+            session = self._sessions[token] = self.credentials.authenticate(token)
+        return session
+
+    def policy_set_for(self, session: Any, resource_policy: Any = None) -> PolicySet:
+        return self.credentials.policy_set_for(session, resource_policy)
+
+
+def with_iamguard_remembered_sessions(tenant: WebTenant) -> Starlette:
+    return _app([Iam(tenant.guard(RememberedSessions(tenant.credentials))).middleware()])
 
 
 def with_casbin(tenant: WebTenant, subject_of: SubjectOf) -> Starlette:

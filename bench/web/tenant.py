@@ -13,11 +13,12 @@ import tempfile
 from iamguard.credentials import AccessKeyCredentials, Credentials
 from iamguard.directory import Directory
 from iamguard.store.sqlite import SQLiteStore
-from iamguard.web import Guard, rule
+from iamguard.web import Guard, SessionAuthority, rule
 
 TENANT = "111122223333"
 ROUTE = "/orders/{order_id}"
 PATH = "/orders/1001"  # the request every client sends
+HELLO = b"hello"  # what every hello-world handler answers
 ACTION = "orders:GetOrder"
 RESOURCE = "arn:app:orders::{tenant}:order/{order_id}"
 READ_ORDERS = {"Version": "2012-10-17", "Statement": [
@@ -31,10 +32,12 @@ class WebTenant:
     reader_token: str = field(repr=False)  # allowed to GET the route
     outsider_token: str = field(repr=False)  # authenticated, allowed nothing
 
-    def guard(self) -> Guard:
+    def guard(self, authority: SessionAuthority | None = None) -> Guard:
         """The guard every iamguard-protected app uses: the route map's one rule, default settings
-        otherwise (audit to the `iamguard.audit` logger, system clock)."""
-        return Guard(self.credentials, tenant=TENANT, routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)])
+        otherwise (audit to the `iamguard.audit` logger, system clock). `authority` replaces the
+        credentials as the session authority (the diagnostic contender)."""
+        return Guard(authority if authority is not None else self.credentials, tenant=TENANT,
+                     routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)])
 
 
 def _token(credentials: Credentials, user_name: str) -> str:

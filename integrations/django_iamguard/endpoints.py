@@ -3,8 +3,9 @@
     urlpatterns = [path("auth/", include(auth_urlpatterns(credentials))), ...]
 
 The handlers are the framework-neutral ones in `iamguard.web.endpoints`; these views only read
-the body (at most 16 KiB) and translate the answer. They are public POST views (they authenticate
-the caller themselves) and exempt from Django's CSRF check: they never read cookies.
+the body (at most 16 KiB) and translate the answer. They are public views (they authenticate the
+caller themselves, and answer 405 to anything but POST) exempt from Django's CSRF check: they
+never read cookies.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _bounded_body(request: HttpRequest, limit: int) -> bytes | None:
 
 def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
     @csrf_exempt
-    @iam_public(methods="POST")
+    @iam_public  # every method reaches the view, which answers 405 to all but POST, as Flask and Starlette do
     def run(request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return django_response(method_not_allowed())

@@ -1,0 +1,152 @@
+"""Each framework's contenders (bare, iamguard, peers) behind one client, and the status checks
+that prove the timed requests take the path they claim to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bench.web.clients import AsgiClient, Client, WsgiClient
+from bench.web.tenant import HELLO, PATH, WebTenant
+from iamguard.audit import AUDIT_LOGGER
+
+BARE = "bare"
+IAMGUARD = "iamguard"
+PEER = "peer"
+DIAGNOSTIC = "diagnostic"  # iamguard in a setup no one should deploy, to split its cost
+
+
+@dataclass(frozen=True)
+class Contender:
+    label: str
+    kind: str  # BARE, IAMGUARD, DIAGNOSTIC or PEER
+    client: Client
+    token: str | None = field(repr=False)  # sent with every timed request
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    driver: str  # how requests reach the app
+    contenders: tuple[Contender, ...]
+    close: Callable[[], None] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    name: str
+    reason: str
+
+
+def starlette(tenant: WebTenant) -> Framework:
+    from bench.web import starlette_apps as apps
+
+    def client(app: object) -> AsgiClient:
+        return AsgiClient(app, PATH)  # type: ignore[arg-type]
+
+    contenders = (
+        Contender("bare", BARE, client(apps.bare()), None),
+        Contender("iamguard", IAMGUARD, client(apps.with_iamguard(tenant)), tenant.reader_token),
+        Contender("iamguard, sessions remembered (diagnostic)", DIAGNOSTIC,
+                  client(apps.with_iamguard_remembered_sessions(tenant)), tenant.reader_token,
+                  "a session authority that verifies each token once and returns the same session afterwards "
+                  "(skipping per-request expiry and revocation checks, so not a setup to deploy): iamguard's "
+                  "cost apart from token verification"),
+        Contender("pycasbin, token verified by iamguard", PEER,
+                  client(apps.with_casbin(tenant, apps.verified_subject(tenant))), tenant.reader_token,
+                  "subject = `Credentials.authenticate(token).principal_arn`: the same token checks as iamguard"),
+        Contender("pycasbin, token table", PEER,
+                  client(apps.with_casbin(tenant, apps.table_subject(tenant))), tenant.reader_token,
+                  "subject = a dict lookup of the token: authorization alone"),
+    )
+    return Framework("Starlette", "ASGI app called directly", contenders, lambda: _close(contenders))
+
+
+def flask(tenant: WebTenant) -> Framework:
+    from bench.web import flask_apps as apps
+
+    contenders = (
+        Contender("bare", BARE, WsgiClient(apps.bare().wsgi_app, PATH), None),
+        Contender("iamguard", IAMGUARD, WsgiClient(apps.with_iamguard(tenant).wsgi_app, PATH), tenant.reader_token),
+    )
+    return Framework("Flask", "`app.wsgi_app(environ, start_response)`", contenders, lambda: _close(contenders))
+
+
+def django(tenant: WebTenant) -> Framework:
+    from bench.web.django_apps import DjangoSite
+
+    site = DjangoSite(tenant.guard())
+    contenders = (
+        Contender("bare", BARE, WsgiClient(site.bare, PATH), None),
+        Contender("iamguard", IAMGUARD, WsgiClient(site.protected, PATH), tenant.reader_token),
+    )
+
+    def close() -> None:
+        _close(contenders)
+        site.close()
+
+    return Framework("Django", "`WSGIHandler()(environ, start_response)`", contenders, close)
+
+
+BUILDERS: dict[str, Callable[[WebTenant], Framework]] = {"Starlette": starlette, "Flask": flask, "Django": django}
+INTEGRATIONS = {"Flask": "flask_iamguard", "Django": "django_iamguard"}
+
+
+def _close(contenders: tuple[Contender, ...]) -> None:
+    for contender in contenders:
+        contender.client.close()
+
+
+def build(name: str, tenant: WebTenant) -> Framework | Unavailable:
+    """The framework's contenders, or why they cannot be built (an integration that is missing
+    or broken is reported, not fatal: the other frameworks are still measured)."""
+    try:
+        return BUILDERS[name](tenant)
+    except Exception as exc:
+        package = INTEGRATIONS.get(name, name)
+        return Unavailable(name, f"{package}: {type(exc).__name__}: {exc}")
+
+
+def expectations(contender: Contender, tenant: WebTenant) -> tuple[tuple[str, str | None, int], ...]:
+    """(what is sent, token, status the app must answer)."""
+    if contender.kind == BARE:
+        return (("no token", None, 200),)
+    return (("the reader's token", tenant.reader_token, 200), ("no token", None, 401),
+            ("a token of a user allowed nothing", tenant.outsider_token, 403))
+
+
+def problems(framework: Framework, tenant: WebTenant) -> list[str]:
+    """Every expected answer the framework's apps do not give, described; empty when all do. An
+    allowed request must also have reached the handler (its body is the handler's)."""
+    found = []
+    for contender in framework.contenders:
+        for sent, token, expected in expectations(contender, tenant):
+            try:
+                status, body = contender.client.answer(token)
+            except Exception as exc:
+                found.append(f"{framework.name} {contender.label} with {sent}: {type(exc).__name__}: {exc}")
+                continue
+            if status != expected:
+                found.append(f"{framework.name} {contender.label} with {sent}: {status}, expected {expected}")
+            elif expected == 200 and body != HELLO:
+                found.append(f"{framework.name} {contender.label} with {sent}: 200 without the handler's body")
+    return found
+
+
+@contextmanager
+def quiet_denials() -> Iterator[None]:
+    """The status checks send denied requests on purpose; their audit records (WARNING) and
+    Django's 4xx log lines would otherwise reach stderr through logging's last-resort handler.
+    A NullHandler drops them without changing any logger's level, so the allowed path (whose
+    audit record is skipped because INFO is off) costs exactly what it costs by default."""
+    handlers = [(logging.getLogger(name), logging.NullHandler()) for name in (AUDIT_LOGGER, "django.request")]
+    for logger, handler in handlers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, handler in handlers:
+            logger.removeHandler(handler)

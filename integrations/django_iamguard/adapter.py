@@ -75,9 +75,11 @@ def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[Ro
                       native=request, **connection)
 
 
-def django_response(response: WebResponse) -> HttpResponse:
+def django_response(response: WebResponse, *, head: bool = False) -> HttpResponse:
+    """`head=True` drops the body, as Werkzeug and the ASGI adapter do for a HEAD request
+    (Django leaves that to the server)."""
     content_type = next((value for name, value in response.headers if name == "content-type"), None)
-    answer = HttpResponse(response.body, status=response.status, content_type=content_type)
+    answer = HttpResponse(b"" if head else response.body, status=response.status, content_type=content_type)
     if content_type is None:  # Django would add text/html to an empty answer
         del answer["Content-Type"]
     for name, value in response.headers:

@@ -13,11 +13,15 @@ from django.http import HttpRequest, HttpResponse
 from django_iamguard.adapter import django_response, sent_method, web_request
 from django_iamguard.conf import get_guard
 from iamguard import audit as codes
-from iamguard.web import Guard, IamContext, Rejection, RouteRule, Verdict, WebRequest
+from iamguard.web import Guard, IamContext, Rejection, RouteRule, Verdict, WebRequest, WebResponse
 from iamguard.web import responses as shapes
 from iamguard.web.routes import lookup_method
 
 logger = logging.getLogger("django_iamguard")
+
+
+def refusal(request: HttpRequest, response: WebResponse) -> HttpResponse:
+    return django_response(response, head=sent_method(request) == "HEAD")
 
 
 def internal_failure(guard: Guard | None, request: HttpRequest, exc: BaseException) -> HttpResponse:
@@ -30,10 +34,10 @@ def internal_failure(guard: Guard | None, request: HttpRequest, exc: BaseExcepti
             verdict = guard.refuse(WebRequest(method=sent_method(request), path="/"),
                                    Rejection(503, codes.INTERNAL_ERROR, "the adapter could not read the request"))
             if verdict.response is not None:
-                return django_response(verdict.response)
+                return refusal(request, verdict.response)
         except Exception:  # the 503 below is the answer either way
             logger.error("django_iamguard: the failure could not be audited")
-    return django_response(shapes.unavailable())
+    return refusal(request, shapes.unavailable())
 
 
 def answer(request: HttpRequest, verdict: Verdict) -> HttpResponse | None:
@@ -42,7 +46,7 @@ def answer(request: HttpRequest, verdict: Verdict) -> HttpResponse | None:
         request.iam = verdict.iam  # type: ignore[attr-defined]
         return None
     assert verdict.response is not None
-    return django_response(verdict.response)
+    return refusal(request, verdict.response)
 
 
 def find_request(args: tuple[Any, ...]) -> HttpRequest:
@@ -79,7 +83,7 @@ def verify(request: HttpRequest, rules: tuple[RouteRule, ...], kwargs: Mapping[s
         return None
     logger.error("django_iamguard: the view was called for a request authorized with another rule or other "
                  "path parameters")
-    return django_response(shapes.access_denied(item.action, None))
+    return refusal(request, shapes.access_denied(item.action, None))
 
 
 def _describe(request: HttpRequest, declared: tuple[RouteRule, ...]) -> tuple[Guard, WebRequest] | HttpResponse:

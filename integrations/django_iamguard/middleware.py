@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
 from django_iamguard import conf
-from django_iamguard.adapter import django_response, web_request
-from django_iamguard.enforce import answer, internal_failure, logger
+from django_iamguard.adapter import web_request
+from django_iamguard.enforce import answer, internal_failure, logger, refusal
 from django_iamguard.routing import route_entries
 from iamguard import audit as codes
 from iamguard.web import Guard, Rejection, UnmappedRoutesError
@@ -81,7 +81,7 @@ class IamGuardMiddleware:
             return None
         verdict = guard.refuse(described, rejection)
         assert verdict.response is not None
-        return django_response(verdict.response)
+        return refusal(request, verdict.response)
 
     # ---- after routing: the decision ------------------------------------------------------
 

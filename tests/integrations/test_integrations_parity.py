@@ -185,7 +185,7 @@ def test_the_same_request_gets_the_same_answer_from_every_adapter(
         assert got == differences.get(framework, status), f"{framework}: {got} {body[:200]!r}"
         if not 200 <= got < 300:
             assert handlers == [], f"{framework} ran {handlers} for a refused request"
-        if got in (400, 401, 403, 405):
+        if got in (400, 401, 403, 405) and framework not in differences:
             answers[framework] = _guard_answer(got, response_headers, body)
     if len(answers) > 1:
         first = next(iter(answers.values()))

@@ -9,6 +9,7 @@ path is refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from bench.rows.directory import Shape, Tenant, opened, populate, time_cold, time_warm
@@ -60,7 +61,7 @@ def test_the_timed_call_allows_and_the_probes_get_their_effects(tiny_tenant: Ten
 
 def test_a_cold_call_follows_a_write_and_still_allows(tiny_tenant: Tenant) -> None:
     before = tiny_tenant.directory.resolve(tiny_tenant.arn).generation
-    tiny_tenant.touch(1)
+    tiny_tenant.touch()
     after = tiny_tenant.directory.resolve(tiny_tenant.arn).generation
     assert after > before  # the write moved the generation, so the next decision re-resolves
     assert time_cold(tiny_tenant, 3).count == 3
@@ -85,8 +86,9 @@ class _BrokenRead:
         return None
 
 
-def test_the_directory_row_refuses_to_time_an_error(tiny_tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
-    tiny_tenant.touch(1)  # empty the resolution cache, so the next decision reads the store
+def test_the_directory_row_refuses_to_time_an_error(tiny_tenant: Tenant,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_tenant.touch()  # empty the resolution cache, so the next decision reads the store
     monkeypatch.setattr(tiny_tenant.directory.store, "read", lambda: _BrokenRead())
     decision = tiny_tenant.call()()
     assert decision.effect is Effect.EXPLICIT_DENY and "database is locked" in (decision.error or "")

@@ -10,6 +10,7 @@ come from the compile cache, as they do in a running process.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -74,6 +75,7 @@ class Tenant:
     def __init__(self, directory: Directory, shape: Shape) -> None:
         self.directory = directory
         self.shape = shape
+        self._writes = itertools.count(1)
         self.arn = f"arn:aws:iam::{TENANT}:user/{shape.member}"
         last_group, last_policy = shape.groups - 1, shape.policies_per_group - 1
         own = f"arn:aws:svc{last_group}:::res{last_policy}/{shape.member}/obj"
@@ -86,8 +88,8 @@ class Tenant:
                   Effect.EXPLICIT_DENY),
             # ${aws:username} scopes the Allow to the user's own prefix.
             Probe(f"svc{last_group}:Action{last_policy}",
-                  f"arn:aws:svc{last_group}:::res{last_policy}/{shape.bystander}/obj", {"aws:SecureTransport": True},
-                  Effect.IMPLICIT_DENY),
+                  f"arn:aws:svc{last_group}:::res{last_policy}/{shape.bystander}/obj",
+                  {"aws:SecureTransport": True}, Effect.IMPLICIT_DENY),
         )
 
     def decide(self, probe: Probe) -> Decision:
@@ -104,12 +106,18 @@ class Tenant:
         for probe in self.checks:
             decision = self.decide(probe)
             if decision.effect is not probe.expected or decision.error is not None:
-                raise RowError(f"directory row: {probe.action} on {probe.resource} gave {decision.effect.value}"
-                               f" (error {decision.error!r}), expected {probe.expected.value}")
+                raise RowError(f"directory row: {probe.action} on {probe.resource} gave "
+                               f"{_failure(decision)}, expected {probe.expected.value}")
 
-    def touch(self, serial: int) -> None:
-        """A write elsewhere in the tenant: it bumps the generation, so the next decision is cold."""
-        self.directory.tag_user(self.shape.bystander, {"bench": str(serial)})
+    def touch(self) -> None:
+        """A write elsewhere in the tenant (a new tag value each time). Every write moves the store
+        generation, which empties the resolution cache: the next decision is cold."""
+        store = self.directory.store
+        before = store.generation()
+        self.directory.tag_user(self.shape.bystander, {"bench": str(next(self._writes))})
+        if store.generation() == before:
+            raise RowError("directory row: a write did not move the store generation, so the next call "
+                           "would not be cold")
 
 
 def populate(store: DirectoryStore, shape: Shape = Shape()) -> Tenant:
@@ -163,8 +171,8 @@ def time_cold(tenant: Tenant, repeats: int, *, clear_compiled: bool = False) -> 
     clock = time.perf_counter_ns
     samples: list[int] = []
     with collector_paused():
-        for serial in range(repeats):
-            tenant.touch(serial)
+        for _ in range(repeats):
+            tenant.touch()
             if clear_compiled:
                 DEFAULT_CACHE.clear()
             begin = clock()
@@ -228,11 +236,11 @@ def render(runs: list[StoreRun], shape: Shape, budget: Budget) -> Section:
             for run in runs]
     headers = ["Store", "Warm median (µs)", "Warm p99 (µs)", "Cold median (ms)", "Cold p99 (ms)",
                "Cold, nothing compiled, median (ms)", "Timed warm / cold / nothing compiled", "Setup (s)"]
-    statements = shape.groups * shape.policies_per_group * 2
+    policies = shape.groups * shape.policies_per_group
     notes = "\n".join([
         f"- Tenant: {shape.users:,} users; the measured user is in {shape.groups} groups with "
-        f"{shape.policies_per_group} attached managed policies each ({shape.groups * shape.policies_per_group} "
-        f"policies, {statements} statements, `${{aws:username}}` in every resource). Timed call: "
+        f"{shape.policies_per_group} attached managed policies each ({policies} policies, "
+        f"{policies * 2} statements, `${{aws:username}}` in every resource). Timed call: "
         "`Directory.authorize(user_arn, action, resource, {\"aws:SecureTransport\": True})`, which resolves "
         "the principal, adds its keys to the context and evaluates; every timed decision is checked to be "
         "Allow, and an explicit deny and an implicit deny of the same user are checked before and after.",

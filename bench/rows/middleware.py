@@ -73,20 +73,20 @@ class FrameworkRun:
     def overhead(self, rates: Rates) -> float:
         """Median over rounds of (bare rate / contender rate - 1): the extra time per request,
         as a fraction of the bare app's."""
-        return statistics.median(bare / mine - 1 for bare, mine in zip(self.bare().per_round, rates.per_round,
-                                                                        strict=True))
+        pairs = zip(self.bare().per_round, rates.per_round, strict=True)
+        return statistics.median(bare / mine - 1 for bare, mine in pairs)
 
     def added_us(self, rates: Rates) -> float:
-        return statistics.median((1 / mine - 1 / bare) * 1e6 for bare, mine in zip(self.bare().per_round,
-                                                                                   rates.per_round, strict=True))
+        pairs = zip(self.bare().per_round, rates.per_round, strict=True)
+        return statistics.median((1 / mine - 1 / bare) * 1e6 for bare, mine in pairs)
 
 
 def _timed_slice(contender: Contender, seconds: float) -> tuple[float, int]:
     gc.collect()  # each slice starts from the same heap state; collections inside it are its own cost
     measured = contender.client.run_for(contender.token, seconds)
     if measured.unexpected:
-        raise RowError(f"middleware row: {contender.label} answered {measured.unexpected} of {measured.requests} "
-                       "timed requests with a status other than 200")
+        raise RowError(f"middleware row: {contender.label} answered {measured.unexpected} of "
+                       f"{measured.requests} timed requests with a status other than 200")
     return measured.per_second, measured.requests
 
 
@@ -123,7 +123,7 @@ def time_authentication(tenant: WebTenant, calls: int) -> Stats:
 
 
 def _percent(value: float) -> str:
-    return f"{value * 100:+,.0f}%" if abs(value) >= 10 else f"{value * 100:+.1f}%"
+    return f"{value * 100:+,.0f}%" if abs(value) >= 1 else f"{value * 100:+.1f}%"
 
 
 def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Schedule, token: Stats) -> Section:
@@ -135,27 +135,28 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
                          report.DASH if bare else report.micros(run.added_us(rates)),
                          report.DASH if bare else _percent(run.overhead(rates)), f"{rates.requests:,}"])
     for item in missing:
-        rows.append([item.name, "not measured (see below)", report.DASH, report.DASH, report.DASH, report.DASH,
-                     report.DASH])
-    headers = ["Framework", "App", "Requests/s", "µs per request", "Added µs per request", "Overhead vs bare",
-               "Timed requests"]
+        rows.append([item.name, "not measured (see below)", *[report.DASH] * 5])
+    headers = ["Framework", "App", "Requests/s", "µs per request", "Added µs per request",
+               "Overhead vs bare", "Timed requests"]
     notes = [
-        f"- Route `GET {ROUTE}`, request `GET {PATH}`, answering `hello` as plain text. Protected apps map the "
-        f"route to `{ACTION}` on `arn:app:orders::<tenant>:order/{{order_id}}` (route map, one rule); the "
-        "reader holds one managed policy allowing it. Every timed request carries the reader's session token "
-        "(EdDSA JWT from `get_session_token`), so iamguard verifies it on every request (signature, expiry, "
-        "revocation through its cache), resolves the principal (cached), evaluates, and skips building the "
-        "allow's audit record because the `iamguard.audit` logger is at its default level (INFO off).",
+        f"- Route `GET {ROUTE}`, request `GET {PATH}`, answering `hello` as plain text. Protected apps "
+        f"map the route to `{ACTION}` on `arn:app:orders::<tenant>:order/{{order_id}}` (route map, one "
+        "rule); the reader holds one managed policy allowing it. Every timed request carries the reader's "
+        "session token (EdDSA JWT from `get_session_token`), so iamguard verifies it on every request "
+        "(signature, expiry, revocation through its cache), resolves the principal (cached), evaluates, "
+        "and skips building the allow's audit record because the `iamguard.audit` logger is at its "
+        "default level (INFO off).",
         "- Drivers, the same for every app of a framework: "
         + "; ".join(f"{run.name}: {run.driver}" for run in runs)
-        + ". One request at a time, no sockets; every response's status is checked (a non-200 aborts the run), "
-        "and before timing each protected app is shown to answer 200 with the reader's token, 401 without a "
-        "token and 403 with the token of a user allowed nothing.",
-        f"- {schedule.rounds} rounds; in each, every app serves back-to-back requests for {schedule.slice_s:g} s, "
-        "in a rotating order, after one untimed warm-up slice each. Requests/s: median over rounds. Overhead: "
-        "median over rounds of (bare rate ÷ app rate − 1), i.e. the extra time per request relative to the "
-        "bare app; added µs: median of (1/app rate − 1/bare rate).",
-        f"- Of iamguard's added time, verifying the token (`Credentials.authenticate`, warm) takes "
+        + ". One request at a time, no sockets; every response's status is checked (a non-200 aborts "
+        "the run), and before timing each protected app is shown to answer 200 with the handler's body "
+        "for the reader's token, 401 without a token and 403 with the token of a user allowed nothing.",
+        f"- {schedule.rounds} rounds; in each, every app serves back-to-back requests for "
+        f"{schedule.slice_s:g} s, in a rotating order, after one untimed warm-up slice each. "
+        "Requests/s: median over rounds. Overhead: median over rounds of (bare rate ÷ app rate - 1), "
+        "i.e. the extra time per request relative to the bare app; added µs: median of "
+        "(1/app rate - 1/bare rate).",
+        "- Of iamguard's added time, verifying the token (`Credentials.authenticate`, warm) takes "
         f"{report.micros(token.median_us)} µs median (p99 {report.micros(token.p99_us)} µs, "
         f"{token.count:,} calls).",
     ]
@@ -171,8 +172,8 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
         targets.append(Target(
             f"{run.name}: iamguard adds at most {OVERHEAD_TARGET:.0%} over the bare app for a warm principal",
             overhead <= OVERHEAD_TARGET,
-            f"{_percent(overhead)} ({report.rate(run.bare().median)} → {report.rate(mine.median)} requests/s, "
-            f"+{report.micros(run.added_us(mine))} µs per request)"))
+            f"{_percent(overhead)} ({report.rate(run.bare().median)} → {report.rate(mine.median)} "
+            f"requests/s, +{report.micros(run.added_us(mine))} µs per request)"))
     targets += [Target(f"{item.name}: iamguard adds at most {OVERHEAD_TARGET:.0%} over the bare app",
                        False, f"not measured: {item.reason}") for item in missing]
     markdown = "\n\n".join([report.table(headers, rows, right=(2, 3, 4, 5, 6)), "\n".join(notes)])
@@ -207,6 +208,6 @@ class MiddlewareOverhead:
                 runs.append(run)
                 for rates in run.rates:
                     extra = "" if rates.kind == BARE else f"  overhead {_percent(run.overhead(rates))}"
-                    log(f"  {name:<9} {rates.label:<38} {rates.median:10,.0f} requests/s{extra}")
+                    log(f"  {name:<9} {rates.label:<44} {rates.median:10,.0f} requests/s{extra}")
             token = time_authentication(tenant, schedule.token_calls)
         return render(runs, missing, schedule, token)

@@ -11,14 +11,14 @@ import asyncio
 import io
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 BATCH = 50  # requests between two looks at the clock
 
-AsgiApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Any]
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]  # (scope, receive, send)
+WsgiApp = Callable[[Any, Any], Iterable[bytes]]  # (environ, start_response)
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ class DjangoSite:
         from django.test.utils import override_settings
 
         # Both handlers read MIDDLEWARE when built; the guard setting is read on each request.
-        self._settings = override_settings(ROOT_URLCONF="bench.web.django_urls", ALLOWED_HOSTS=["bench.local"],
-                                           IAMGUARD={"GUARD": guard}, MIDDLEWARE=[])
+        self._settings = override_settings(ROOT_URLCONF="bench.web.django_urls",
+                                           ALLOWED_HOSTS=["bench.local"], IAMGUARD={"GUARD": guard},
+                                           MIDDLEWARE=[])
         self._settings.enable()
         try:
             self.bare = WSGIHandler()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bench.web.clients import AsgiClient, Client, WsgiClient
+from bench.web.clients import AsgiApp, AsgiClient, Client, WsgiClient
 from bench.web.tenant import HELLO, PATH, WebTenant
 from iamguard.audit import AUDIT_LOGGER
 
@@ -44,8 +44,8 @@ class Unavailable:
 def starlette(tenant: WebTenant) -> Framework:
     from bench.web import starlette_apps as apps
 
-    def client(app: object) -> AsgiClient:
-        return AsgiClient(app, PATH)  # type: ignore[arg-type]
+    def client(app: AsgiApp) -> AsgiClient:
+        return AsgiClient(app, PATH)
 
     contenders = (
         Contender("bare", BARE, client(apps.bare()), None),
@@ -57,7 +57,8 @@ def starlette(tenant: WebTenant) -> Framework:
                   "cost apart from token verification"),
         Contender("pycasbin, token verified by iamguard", PEER,
                   client(apps.with_casbin(tenant, apps.verified_subject(tenant))), tenant.reader_token,
-                  "subject = `Credentials.authenticate(token).principal_arn`: the same token checks as iamguard"),
+                  "subject = `Credentials.authenticate(token).principal_arn`: the same token checks as "
+                  "iamguard"),
         Contender("pycasbin, token table", PEER,
                   client(apps.with_casbin(tenant, apps.table_subject(tenant))), tenant.reader_token,
                   "subject = a dict lookup of the token: authorization alone"),
@@ -68,11 +69,13 @@ def starlette(tenant: WebTenant) -> Framework:
 def flask(tenant: WebTenant) -> Framework:
     from bench.web import flask_apps as apps
 
+    protected = apps.with_iamguard(tenant)
     contenders = (
         Contender("bare", BARE, WsgiClient(apps.bare().wsgi_app, PATH), None),
-        Contender("iamguard", IAMGUARD, WsgiClient(apps.with_iamguard(tenant).wsgi_app, PATH), tenant.reader_token),
+        Contender("iamguard", IAMGUARD, WsgiClient(protected.wsgi_app, PATH), tenant.reader_token),
     )
-    return Framework("Flask", "`app.wsgi_app(environ, start_response)`", contenders, lambda: _close(contenders))
+    return Framework("Flask", "`app.wsgi_app(environ, start_response)`", contenders,
+                     lambda: _close(contenders))
 
 
 def django(tenant: WebTenant) -> Framework:
@@ -91,7 +94,8 @@ def django(tenant: WebTenant) -> Framework:
     return Framework("Django", "`WSGIHandler()(environ, start_response)`", contenders, close)
 
 
-BUILDERS: dict[str, Callable[[WebTenant], Framework]] = {"Starlette": starlette, "Flask": flask, "Django": django}
+BUILDERS: dict[str, Callable[[WebTenant], Framework]] = {
+    "Starlette": starlette, "Flask": flask, "Django": django}
 INTEGRATIONS = {"Flask": "flask_iamguard", "Django": "django_iamguard"}
 
 
@@ -132,7 +136,8 @@ def problems(framework: Framework, tenant: WebTenant) -> list[str]:
             if status != expected:
                 found.append(f"{framework.name} {contender.label} with {sent}: {status}, expected {expected}")
             elif expected == 200 and body != HELLO:
-                found.append(f"{framework.name} {contender.label} with {sent}: 200 without the handler's body")
+                found.append(f"{framework.name} {contender.label} with {sent}: 200 without the handler's "
+                             "body")
     return found
 
 

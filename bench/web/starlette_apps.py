@@ -58,7 +58,8 @@ def with_iamguard_remembered_sessions(tenant: WebTenant) -> Starlette:
 
 
 def with_casbin(tenant: WebTenant, subject_of: SubjectOf) -> Starlette:
-    return _app([Middleware(CasbinMiddleware, enforcer=enforcer_for(tenant.reader_arn), subject_of=subject_of)])
+    enforcer = enforcer_for(tenant.reader_arn)
+    return _app([Middleware(CasbinMiddleware, enforcer=enforcer, subject_of=subject_of)])
 
 
 def verified_subject(tenant: WebTenant) -> SubjectOf:

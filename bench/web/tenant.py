@@ -4,11 +4,11 @@ nothing, each holding a session token obtained through an access key, on the SQL
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-import tempfile
 
 from iamguard.credentials import AccessKeyCredentials, Credentials
 from iamguard.directory import Directory
@@ -22,7 +22,8 @@ HELLO = b"hello"  # what every hello-world handler answers
 ACTION = "orders:GetOrder"
 RESOURCE = "arn:app:orders::{tenant}:order/{order_id}"
 READ_ORDERS = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "ReadOrders", "Effect": "Allow", "Action": ACTION, "Resource": f"arn:app:orders::{TENANT}:order/*"}]}
+    {"Sid": "ReadOrders", "Effect": "Allow", "Action": ACTION,
+     "Resource": f"arn:app:orders::{TENANT}:order/*"}]}
 
 
 @dataclass(frozen=True)

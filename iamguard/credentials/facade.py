@@ -19,7 +19,7 @@ import httpx
 from iamguard.clock import Clock
 from iamguard.credentials.access_keys import AccessKey, AccessKeyLastUsed, AccessKeyMetadata, AccessKeyService
 from iamguard.credentials.config import CredentialsConfig
-from iamguard.credentials.errors import InvalidToken, NoSuchEntity, RevokedToken, ValidationError
+from iamguard.credentials.errors import ConfigurationError, InvalidToken, NoSuchEntity, RevokedToken, ValidationError
 from iamguard.credentials.liveness import GenerationWatch, LivenessChecker
 from iamguard.credentials.memory_store import MemoryCredentialStore
 from iamguard.credentials.mfa import MfaDevice, MfaService, RecoveryCodes, VirtualMfaDevice
@@ -31,7 +31,7 @@ from iamguard.credentials.session import ACCESS_KEY, Session, iso, merge_tags
 from iamguard.credentials.signing import KeyManager
 from iamguard.credentials.sqlite_store import SQLiteCredentialStore
 from iamguard.credentials.store import CredentialStore
-from iamguard.credentials.sts import LongTermIdentity, StsService, _extra_context
+from iamguard.credentials.sts import LongTermIdentity, StsService, extra_context
 from iamguard.credentials.tokens import IssuedToken, SessionClaims, TokenCodec
 from iamguard.directory import Directory
 from iamguard.directory.errors import NoSuchEntityError
@@ -85,14 +85,14 @@ class Credentials:
             directory = directory_or_store
         elif isinstance(directory_or_store, DirectoryStore):
             if tenant_id is None:
-                raise ValidationError("give tenant_id= when passing a store instead of a Directory")
+                raise ConfigurationError("give tenant_id= when passing a store instead of a Directory")
             directory = Directory(directory_or_store, tenant_id, clock=clock)
         else:
-            raise ValidationError("Credentials needs a Directory (or a DirectoryStore and tenant_id)")
+            raise ConfigurationError("Credentials needs a Directory (or a DirectoryStore and tenant_id)")
         known = {item.name for item in fields(CredentialsConfig)}
         unknown = sorted(set(settings) - known)
         if unknown:
-            raise ValidationError(f"unknown Credentials settings: {', '.join(unknown)}")
+            raise ConfigurationError(f"unknown Credentials settings: {', '.join(unknown)}")
         self.config = replace(config, **settings) if config is not None else CredentialsConfig(**settings)
         self.directory = directory
         self.clock: Clock = clock or directory.clock
@@ -419,14 +419,17 @@ class Credentials:
         """The policies deciding this session's requests: the user's or role's identity policies
         and permissions boundary (current, from the directory), plus the session policies.
         Memoized per (principal, store generation, policy digests)."""
-        resolved = self.directory.resolve(session.source_arn, unique_id=session.principal_id)
+        try:
+            resolved = self.directory.resolve(session.source_arn, unique_id=session.principal_id)
+        except NoSuchEntityError:
+            raise RevokedToken("the user or role of this session no longer exists") from None
         return resolved.policy_set_with(resource_policy, session.session_policies or None)
 
     def request_context(self, session: Session, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full request context: the caller's extra keys (aws:SourceIp, ...; keys describing the
         principal are dropped), the server's time, and the session's keys."""
         moment = self.clock.now()
-        context = _extra_context(extra)
+        context = extra_context(extra)
         context.update({"aws:CurrentTime": iso(moment), "aws:EpochTime": int(moment.timestamp())})
         context.update(session.context(moment))
         return context

@@ -112,6 +112,7 @@ class KeyManager:
         self._max_lifetime = max_token_lifetime
         self._leeway = leeway
         self._lock = threading.Lock()
+        self._started = clock.time()
         self._cached: tuple[int, dict[str, SigningKey], SigningKey | None] | None = None
         self._configured: SigningKey | None = None
         if hmac_secret is not None:
@@ -151,12 +152,16 @@ class KeyManager:
         return SigningKeyRecord(kid, self._algorithm, sealed, jwk, self._clock.time())
 
     def active(self) -> SigningKey:
-        """The key new tokens are signed with; created on first use (or when the configured
-        algorithm changed, by rotation)."""
+        """The key new tokens are signed with, created on first use.
+
+        When the configured algorithm differs from the active key's, the key is rotated only if
+        it predates this process's configuration. A process still running the old configuration
+        during a rolling change then signs with the newer key instead of rotating back, so the
+        fleet converges instead of rotating keys back and forth."""
         if self._configured is not None:
             return self._configured
         _, active = self._keys()
-        if active is not None and active.algorithm == self._algorithm:
+        if active is not None and (active.algorithm == self._algorithm or active.created_at > self._started):
             return active
         if active is None:
             self._store.add_signing_key(self._new_record(), retire_at=None)
@@ -164,7 +169,8 @@ class KeyManager:
             self._store.add_signing_key(self._new_record(), retire_at=self._clock.time())
         _, active = self._keys()
         if active is None:
-            raise ConfigurationError("no active signing key could be created")
+            raise ConfigurationError("no usable active signing key: the stored one cannot be opened with the "
+                                     "configured data_key")
         return active
 
     def rotate(self) -> str:

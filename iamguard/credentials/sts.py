@@ -64,15 +64,15 @@ from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
 from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import PolicyError
-from iamguard.policy.model import PolicyKind, StatementEffect
 
 MAX_SESSION_POLICY_CHARS = 2048
 # Keys describing the caller or the STS request are computed here; a caller-supplied value for
 # any of them is dropped from the extra request context.
 _RESERVED_PREFIXES = ("aws:principal", "aws:multifactor", "aws:tokenissuetime", "aws:sourceidentity",
-                      "aws:federatedprovider", "aws:requesttag/", "aws:tagkeys", "aws:currenttime",
-                      "aws:epochtime", "sts:")
+                      "aws:federatedprovider", "aws:currenttime", "aws:epochtime", "sts:")
 _RESERVED_KEYS = ("aws:userid", "aws:username")
+# In an STS call the request tags are the session tags being set, computed here.
+_STS_RESERVED_PREFIXES = ("aws:requesttag/", "aws:tagkeys")
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,18 @@ class LongTermIdentity:
     access_key_id: str | None
 
 
-def _extra_context(request_context: Mapping[str, Any] | None) -> dict[str, Any]:
+def extra_context(request_context: Mapping[str, Any] | None, *, sts: bool = False) -> dict[str, Any]:
+    """The caller-supplied part of a request context (network keys, resource tags...), without
+    any key that describes the principal, the session or the time: those come from iamguard."""
     if not request_context:
         return {}
+    reserved = _RESERVED_PREFIXES + _STS_RESERVED_PREFIXES if sts else _RESERVED_PREFIXES
     extra = {}
     for key, value in request_context.items():
         if not isinstance(key, str):
             raise ValidationError("request context keys must be strings")
         lowered = key.lower()
-        if lowered in _RESERVED_KEYS or lowered.startswith(_RESERVED_PREFIXES):
+        if lowered in _RESERVED_KEYS or lowered.startswith(reserved):
             continue
         extra[key] = value
     return extra
@@ -115,11 +118,7 @@ def _trust_allows(decision: Decision) -> bool:
     """Whether an Allow statement of the trust policy applied. The evaluator treats a same-tenant
     identity Allow as enough on its own (true for ordinary resources); a role's trust policy is
     different: it must itself allow the caller, directly or by naming the tenant."""
-    trace = decision.trace()
-    if trace is None:
-        return False
-    return any(item.applies and item.ref.kind is PolicyKind.RESOURCE and item.ref.effect is StatementEffect.ALLOW
-               for item in trace.statements)
+    return decision.resource_grant is not None
 
 
 class StsService:
@@ -249,7 +248,7 @@ class StsService:
             raise self._denied(caller.principal_arn, "sts:SetSourceIdentity", str(role_arn),
                                "source_identity_change")
         checked_external_id = names.external_id(external_id) if external_id is not None else None
-        extra = _extra_context(request_context)
+        extra = extra_context(request_context, sts=True)
         if isinstance(duration_seconds, int) and not isinstance(duration_seconds, bool) and caller.is_role_session \
                 and duration_seconds > CHAINED_ROLE_MAX_SECONDS:
             raise ValidationError(f"DurationSeconds {duration_seconds} exceeds the one hour session limit for "
@@ -347,7 +346,7 @@ class StsService:
                                       request_context: Mapping[str, Any] | None = None) -> IssuedToken:
         name = names.role_session_name(session_name)
         policies = self._packed_policies(session_policy)
-        extra = _extra_context(request_context)
+        extra = extra_context(request_context, sts=True)
         identity = self._oidc.verify(web_identity_token)
         provider_arn = identity.issuer.provider_arn(self._partition, self._tenant)
         action = "sts:AssumeRoleWithWebIdentity"

@@ -42,7 +42,7 @@ class StatementRef:
 class Decision:
     """The answer to one request. Cheap to build; the explanation is computed only when asked."""
 
-    __slots__ = ("_source", "_trace", "effect", "error", "errors", "request", "statements")
+    __slots__ = ("_source", "_trace", "effect", "error", "errors", "request", "resource_grant", "statements")
 
     def __init__(
         self,
@@ -53,6 +53,7 @@ class Decision:
         errors: tuple[str, ...] = (),
         error: str | None = None,
         source: PolicySet | None = None,
+        resource_grant: str | None = None,
     ) -> None:
         self.effect = effect
         self.request = request
@@ -60,6 +61,10 @@ class Decision:
         self.errors = errors  # conditions that could not be evaluated (each fails closed)
         self.error = error  # set when evaluation itself failed; the decision is then a deny
         self._source = source  # the policy set that decided, kept to trace it on demand
+        # How an applying Allow of the resource policy named the principal ("everyone", "user",
+        # "session", "role", "account", "external"), or None. A role's trust policy must itself
+        # allow the caller, which this tells even when identity policies alone would allow.
+        self.resource_grant = resource_grant
         self._trace: Trace | None = None
 
     @property

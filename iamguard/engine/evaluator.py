@@ -240,8 +240,8 @@ class PolicySet:
             elif grant_entry is not None:  # another tenant: both sides must allow
                 allowed_by = (identity_allow, *caps, grant_entry)
         if allowed_by:
-            return self._decision(Effect.ALLOW, request, state, allowed_by)
-        return self._decision(Effect.IMPLICIT_DENY, request, state, ())
+            return self._decision(Effect.ALLOW, request, state, allowed_by, grant)
+        return self._decision(Effect.IMPLICIT_DENY, request, state, (), grant)
 
     def _evaluate_identity_only(self, request: Request, action: str, account: str) -> Decision:
         state = EvaluationState(request, False)
@@ -276,9 +276,9 @@ class PolicySet:
         return best
 
     def _decision(self, effect: Effect, request: Request, state: EvaluationState,
-                  entries: tuple[Entry, ...]) -> Decision:
+                  entries: tuple[Entry, ...], grant: str | None = None) -> Decision:
         return Decision(effect, request, tuple(entry.ref for entry in entries),
-                        errors=tuple(state.errors) if state.errors else (), source=self)
+                        errors=tuple(state.errors) if state.errors else (), source=self, resource_grant=grant)
 
     def trace(self, request: Request) -> Any:
         """Every statement's outcome for `request` (slow; used for explanations)."""

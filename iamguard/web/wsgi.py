@@ -33,13 +33,13 @@ def environ_headers(environ: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The request headers as (lower-case name, value) pairs."""
     headers: list[tuple[str, str]] = []
     for key, value in environ.items():
-        if not isinstance(value, str):
-            continue
         if key.startswith("HTTP_"):
             name = key[5:].replace("_", "-").lower()
         elif key in _UNPREFIXED:
             name = _UNPREFIXED[key]
         else:
+            continue
+        if not isinstance(value, str):
             continue
         if name == "authorization":
             headers.extend((name, line) for line in _bearer_lines(value))

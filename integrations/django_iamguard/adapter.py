@@ -11,6 +11,7 @@ separate.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -52,27 +53,37 @@ def sent_method(request: HttpRequest) -> str:
     return method if isinstance(method, str) else str(request.method)
 
 
+def connection_request(request: HttpRequest) -> WebRequest:
+    """What the server says about `request` (method, target, headers, peer), without a route:
+    the guard screens it before Django resolves anything, and treats it as unmapped."""
+    scope = getattr(request, "scope", None)
+    connection = _from_scope(scope) if isinstance(scope, Mapping) else _from_environ(request.META)
+    return WebRequest(path=request.path_info, native=request, **connection)
+
+
+def with_route(base: WebRequest, request: HttpRequest, *, declared: tuple[RouteRule, ...] | None = None,
+               public_namespaces: frozenset[str] = frozenset()) -> WebRequest:
+    """`base` completed with Django's resolver result for `request`."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return replace(base, path=request.path_info)
+    view_class = getattr(match.func, "view_class", None)
+    if declared is None:
+        is_public = bool(public_namespaces.intersection(match.namespaces))
+        declared = declared_rules(match.func, base.method, public_namespace=is_public)
+    return replace(base, path=request.path_info, route=route_template(match.route),
+                   path_params=dict(match.captured_kwargs), declared=declared,
+                   allow=", ".join(class_methods(view_class)) if view_class is not None else None)
+
+
 def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[RouteRule, ...] | None = None,
                 public_namespaces: frozenset[str] = frozenset()) -> WebRequest:
     """The neutral description of `request`. With `routed=False` (before resolving, or when
     nothing matched) it carries no route, which the guard treats as unmapped."""
-    scope = getattr(request, "scope", None)
-    connection = _from_scope(scope) if isinstance(scope, Mapping) else _from_environ(request.META)
-    match = getattr(request, "resolver_match", None) if routed else None
-    route: str | None = None
-    params: dict[str, Any] = {}
-    allow: str | None = None
-    if match is not None:
-        route = route_template(match.route)
-        params = dict(match.captured_kwargs)
-        view_class = getattr(match.func, "view_class", None)
-        if view_class is not None:
-            allow = ", ".join(class_methods(view_class))
-        if declared is None:
-            is_public = bool(public_namespaces.intersection(match.namespaces))
-            declared = declared_rules(match.func, connection["method"], public_namespace=is_public)
-    return WebRequest(path=request.path_info, route=route, path_params=params, declared=declared or (), allow=allow,
-                      native=request, **connection)
+    base = connection_request(request)
+    if not routed:
+        return base
+    return with_route(base, request, declared=declared, public_namespaces=public_namespaces)
 
 
 def django_response(response: WebResponse, *, head: bool = False) -> HttpResponse:

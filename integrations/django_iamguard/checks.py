@@ -15,10 +15,10 @@ from django_iamguard import conf
 from django_iamguard.routing import route_entries
 
 
-def route_reports(urlconf: str | None = None) -> list[Any]:
+def route_reports(urlconf: str | None = None, current: conf.IamGuardSettings | None = None) -> list[Any]:
     """Every (method, route) of the URLconf with its mapping; `RouteReport.ok` is False for the
     unmapped and misconfigured ones."""
-    current = conf.load()
+    current = current or conf.load()
     resolver = get_resolver(urlconf or settings.ROOT_URLCONF)
     entries = route_entries(resolver.url_patterns, current.guard.routes, current.public_namespaces)
     return current.guard.report_routes(entries)

@@ -14,23 +14,20 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import get_resolver
 
 from django_iamguard import conf
-from django_iamguard.adapter import web_request
+from django_iamguard.adapter import connection_request, with_route
+from django_iamguard.checks import route_reports
 from django_iamguard.enforce import answer, internal_failure, logger, refusal
-from django_iamguard.routing import route_entries
 from iamguard import audit as codes
-from iamguard.web import Guard, Rejection, UnmappedRoutesError
+from iamguard.web import Guard, Rejection, UnmappedRoutesError, WebRequest
 
 
 def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
     """"" when every route of `urlconf` has a usable mapping, else the listing of the problems."""
 
     def compute() -> str:
-        entries = route_entries(get_resolver(urlconf).url_patterns, settings_.guard.routes,
-                                settings_.public_namespaces)
-        problems = [report for report in settings_.guard.report_routes(entries) if not report.ok]
+        problems = [report for report in route_reports(urlconf, settings_) if not report.ok]
         text = str(UnmappedRoutesError(problems)) if problems else ""
         if text:
             (logger.error if settings_.strict else logger.warning)("%s", text)
@@ -69,7 +66,10 @@ class IamGuardMiddleware:
         try:
             current = conf.load()
             guard = current.guard
-            described = web_request(request, routed=False)
+            described = connection_request(request)
+            # Kept for process_view: the decision then reads the request as the server gave it,
+            # under WSGI as under ASGI, whatever later middleware does to request.META.
+            request._iamguard_connection = described  # type: ignore[attr-defined]
             urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
             if strict_problems(current, str(urlconf)) and current.strict:
                 rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
@@ -90,7 +90,10 @@ class IamGuardMiddleware:
         try:
             current = conf.load()
             guard = current.guard
-            return guard, web_request(request, public_namespaces=current.public_namespaces)
+            base = getattr(request, "_iamguard_connection", None)
+            if not isinstance(base, WebRequest):
+                base = connection_request(request)
+            return guard, with_route(base, request, public_namespaces=current.public_namespaces)
         except Exception as exc:  # never an allow
             return internal_failure(guard, request, exc)
 

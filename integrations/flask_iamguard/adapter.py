@@ -8,14 +8,20 @@ was not upper case already, spec MAP-12).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from flask import Flask, Request, Response
 
 from flask_iamguard.routing import blueprint_chain, declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
+from iamguard.web.target import DEFAULT_METHODS
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
+
+# What one (rule, method) means to the guard, remembered per app: Werkzeug's rules and Flask's
+# view functions do not change once an app serves requests. Entries keep the rule and view they
+# were computed for and are used only for those very objects.
+RouteCache = MutableMapping[tuple[int, str], tuple[Any, Any, str, str, tuple[RouteRule, ...]]]
 
 
 def sent_method(request: Request) -> str:
@@ -23,10 +29,26 @@ def sent_method(request: Request) -> str:
     return method if isinstance(method, str) else request.method
 
 
+def _route_facts(url_rule: Any, app: Flask, method: str, cache: RouteCache | None
+                 ) -> tuple[str, str, tuple[RouteRule, ...]]:
+    view = app.view_functions.get(url_rule.endpoint)
+    key = (id(url_rule), method)
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None and cached[0] is url_rule and cached[1] is view:
+        return cached[2], cached[3], cached[4]
+    route = route_template(url_rule.rule)
+    allow = ", ".join(sorted(url_rule.methods or ()))
+    declared = declared_rules(view, method, blueprint_chain(app, url_rule.endpoint))
+    if cache is not None and method in DEFAULT_METHODS:  # a client's made-up methods are not remembered
+        cache[key] = (url_rule, view, route, allow, declared)
+    return route, allow, declared
+
+
 def web_request(request: Request, app: Flask | None, *, routed: bool = True,
-                declared: tuple[RouteRule, ...] | None = None) -> WebRequest:
-    """The neutral description of `request`. With `routed=False` (Werkzeug matched no rule) it
-    carries no route, which the guard treats as unmapped."""
+                declared: tuple[RouteRule, ...] | None = None, cache: RouteCache | None = None) -> WebRequest:
+    """The neutral description of `request` (the request object itself, not Flask's proxy).
+    With `routed=False` (Werkzeug matched no rule) it carries no route, which the guard treats as
+    unmapped; `declared` replaces the rules the endpoint declares."""
     environ = request.environ
     peer, scheme = peer_and_scheme(environ)
     method = sent_method(request)
@@ -35,13 +57,11 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
     params: Mapping[str, Any] = {}
     allow: str | None = None
     if url_rule is not None:
-        route = route_template(url_rule.rule)
+        assert app is not None
+        route, allow, found = _route_facts(url_rule, app, method, cache)
         params = dict(request.view_args or {})
-        allow = ", ".join(sorted(url_rule.methods or ()))
         if declared is None:
-            assert app is not None
-            view = app.view_functions.get(url_rule.endpoint)
-            declared = declared_rules(view, method, blueprint_chain(app, url_rule.endpoint))
+            declared = found
     return WebRequest(
         method=method,
         path=request.path,

@@ -7,16 +7,16 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from flask.cli import with_appcontext
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from flask_iamguard.adapter import flask_response, sent_method, web_request
+from flask_iamguard.adapter import RouteCache, flask_response, sent_method, web_request
 from flask_iamguard.routing import route_entries
 from iamguard import audit as codes
 from iamguard.web import (
@@ -51,6 +51,7 @@ class _AppState:
     guard: Guard
     strict: bool
     problems: str | None = None
+    routes: RouteCache = field(default_factory=dict)
 
 
 def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
@@ -142,14 +143,15 @@ class IamGuard:
         """The verdict, or None when Werkzeug will answer without running a view (404 or a
         trailing-slash redirect)."""
         guard = state.guard
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
         if self._problems(app, state) and state.strict:
-            return guard.refuse(web_request(request, app, routed=False),
+            return guard.refuse(web_request(current, app, routed=False),
                                 Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping"))
-        if request.url_rule is not None:
-            return guard.check_sync(web_request(request, app))
-        described = web_request(request, app, routed=False)
+        if current.url_rule is not None:
+            return guard.check_sync(web_request(current, app, cache=state.routes))
+        described = web_request(current, app, routed=False)
         rejection = guard.screen(described)
-        failure = request.routing_exception
+        failure = current.routing_exception
         if rejection is None and isinstance(failure, MethodNotAllowed):
             rejection = Rejection(405, codes.METHOD_NOT_ALLOWED, "method not allowed")
         if rejection is not None:

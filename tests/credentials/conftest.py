@@ -69,6 +69,11 @@ class Env:
     def code(self, device: VirtualMfaDevice, offset_steps: int = 0) -> str:
         return totp_math.code_at(device.base32_seed, self.clock.time() + 30 * offset_steps)
 
+    def wrong_code(self, device: VirtualMfaDevice) -> str:
+        """A well-formed code that matches no step in the window around now."""
+        valid = {self.code(device, offset) for offset in (-2, -1, 0, 1, 2)}
+        return next(candidate for candidate in ("000000", "111111", "222222") if candidate not in valid)
+
 
 def build_env(kind: str, path: Path, **settings: Any) -> Env:
     clock = FrozenClock()

@@ -67,3 +67,16 @@ def test_renamed_user_keeps_keys(env: Env) -> None:
     env.directory.update_user("alice", new_user_name="alicia")
     session = env.creds.authenticate_access_key(key.access_key_id, key.secret_access_key)
     assert session.principal_arn == f"arn:aws:iam::{TENANT}:user/alicia"
+
+
+def test_facade_construction_errors(env: Env) -> None:
+    from iamguard.credentials import ConfigurationError, Credentials
+
+    with pytest.raises(ConfigurationError):
+        Credentials(env.directory, signing_algoritm="EdDSA")  # misspelled setting
+    with pytest.raises(ConfigurationError):
+        Credentials(env.store)  # a store needs tenant_id
+    with pytest.raises(ConfigurationError):
+        Credentials("not a directory")  # type: ignore[arg-type]
+    by_store = Credentials(env.store, tenant_id=TENANT, clock=env.clock, **env.settings)
+    assert by_store.tenant_id == TENANT and by_store.partition == "aws"

@@ -50,9 +50,10 @@ def test_enable_needs_two_consecutive_codes(env: Env) -> None:
     device = env.creds.create_virtual_mfa_device("alice", "phone")
     now = env.clock.time()
     first, second = totp_math.code_at(device.base32_seed, now - 30), totp_math.code_at(device.base32_seed, now)
-    for code1, code2 in [(second, first), (first, first), ("000000", second), ("12345", second)]:
-        if (code1, code2) == (first, first) and first == second:  # pragma: no cover - 1e-6 collision
-            continue
+    wrong = next(code for code in ("000000", "111111", "222222") if code not in {first, second})
+    for code1, code2 in [(second, first), (first, first), (wrong, second), ("12345", second)]:
+        if first == second:  # pragma: no cover - 1e-6 collision: the pairs would be valid
+            break
         with pytest.raises(InvalidAuthenticationCode):
             env.creds.enable_mfa_device("alice", device.serial_number, code1, code2)
     env.creds.enable_mfa_device("alice", device.serial_number, first, second)
@@ -119,7 +120,7 @@ def test_lockout_after_five_failures_is_audited_and_expires(env: Env, caplog: py
     key = env.user_with_key()
     device = env.enabled_device()
     good = env.code(device)
-    wrong = "000000" if good != "000000" else "111111"
+    wrong = env.wrong_code(device)
     caplog.set_level(logging.INFO, logger="iamguard.audit")
     for _ in range(5):
         with pytest.raises(InvalidAuthenticationCode):
@@ -137,7 +138,7 @@ def test_lockout_is_shared_by_every_facade_on_the_store(env: Env) -> None:
     key = env.user_with_key()
     device = env.enabled_device()
     other = env.credentials()
-    wrong = "000000" if env.code(device) != "000000" else "111111"
+    wrong = env.wrong_code(device)
     for facade in [env.creds, other, env.creds, other, env.creds]:
         with pytest.raises(InvalidAuthenticationCode):
             facade.get_session_token(key, mfa_code=wrong)
@@ -151,8 +152,7 @@ def test_deactivate_requires_a_valid_code_and_ends_derived_sessions(env: Env) ->
     token = env.creds.get_session_token(key, mfa_code=env.code(device)).token
     assert env.creds.authenticate(token).mfa_present
     with pytest.raises(InvalidAuthenticationCode):
-        env.creds.deactivate_mfa_device("alice", device.serial_number, "000000" if env.code(
-            device, 1) != "000000" else "111111")
+        env.creds.deactivate_mfa_device("alice", device.serial_number, env.wrong_code(device))
     env.clock.advance(30)
     env.creds.deactivate_mfa_device("alice", device.serial_number, env.code(device))
     assert not env.creds.list_mfa_devices("alice")[0].enabled

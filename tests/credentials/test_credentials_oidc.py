@@ -240,3 +240,12 @@ def test_unsafe_issuer_configuration_is_refused(settings: dict[str, Any]) -> Non
     audiences = settings.pop("audiences")
     with pytest.raises(ConfigurationError):
         _OidcIssuer(issuer, audiences, **settings)
+
+
+def test_web_identity_sessions_are_hashable_values(tmp_path: Path, idp: Idp) -> None:
+    env = env_with(tmp_path, idp, inline=True)
+    env.directory.create_role("web", web_trust())
+    issued = env.creds.assume_role_with_web_identity(ROLE_ARN, "web-1", idp.token(env.clock.time()))
+    session = env.creds.authenticate(issued.token)
+    assert dict(session.web_identity_keys)["idp.example.com:amr"] == ("pwd", "mfa")
+    assert hash(session) == hash(env.creds.authenticate(issued.token))

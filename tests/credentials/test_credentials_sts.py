@@ -497,3 +497,17 @@ def test_authorize_uses_the_session_context(env: Env, alice: AccessKeyCredential
     assert not env.creds.authorize(strong, "s3:PutObject", BUCKET).allowed
     policy_set = env.creds.policy_set_for(strong)
     assert policy_set is env.creds.policy_set_for(strong)  # memoized
+
+
+def test_request_context_keeps_request_keys_and_drops_identity_keys(env: Env, alice: AccessKeyCredentials) -> None:
+    session = env.creds.authenticate(env.creds.get_session_token(alice).token)
+    env.clock.advance(42)
+    context = env.creds.request_context(session, {
+        "aws:SourceIp": "192.0.2.10", "aws:RequestTag/env": "prod", "aws:TagKeys": ["env"],
+        "aws:PrincipalArn": "arn:aws:iam::111122223333:user/admin", "aws:MultiFactorAuthPresent": True,
+        "aws:CurrentTime": "2030-01-01T00:00:00Z", "aws:userid": "AIDAFAKE", "sts:RoleSessionName": "x"})
+    assert context["aws:SourceIp"] == "192.0.2.10" and context["aws:RequestTag/env"] == "prod"
+    assert context["aws:TagKeys"] == ["env"]
+    assert context["aws:PrincipalArn"] == USER_ARN and context["aws:MultiFactorAuthPresent"] is False
+    assert context["aws:CurrentTime"] == "2026-01-01T00:00:42Z" and context["aws:EpochTime"] == 1767225642
+    assert context["aws:userid"] == session.userid and "sts:RoleSessionName" not in context

@@ -389,13 +389,17 @@ def test_hmac_secret_requires_hs256_and_leeway_is_bounded(mem_env: Env) -> None:
     Credentials(mem_env.directory, **cheap_settings(leeway_seconds=60))
 
 
-def test_changing_the_algorithm_rotates_and_keeps_old_tokens(mem_env: Env) -> None:
+def test_changing_the_algorithm_rotates_once_and_keeps_old_tokens(mem_env: Env) -> None:
     key = mem_env.user_with_key()
     old_token = mem_env.creds.get_session_token(key).token
-    switched = mem_env.credentials(signing_algorithm="ES256")
+    mem_env.clock.advance(10)
+    switched = mem_env.credentials(signing_algorithm="ES256")  # a process started with the new setting
     new_token = switched.get_session_token(key).token
     assert segments(new_token)[0]["alg"] == "ES256"
+    # a process still on the old setting signs with the newer key rather than rotating back
+    assert segments(mem_env.creds.get_session_token(key).token)[0]["alg"] == "ES256"
     for facade in (mem_env.creds, switched):
         facade.authenticate(old_token)
         facade.authenticate(new_token)
     assert {item["alg"] for item in switched.jwks()["keys"]} == {"EdDSA", "ES256"}
+    assert len(mem_env.creds.store.signing_keys()) == 2

@@ -393,3 +393,40 @@ def test_no_client_header_can_mark_a_request_as_authorized() -> None:
     assert call_wsgi(app, "GET", b"/orders/1", signals).status == 401
     assert call_wsgi(app, "DELETE", b"/orders/1", (*bearer("writer"), *signals)).status == 401  # still step-up
     assert calls.seen == []
+
+
+def test_async_views_keep_their_kind_under_the_decorator() -> None:
+    guard, _, _ = stub_guard()
+    app = Flask("async_views", static_folder=None)
+    iam = IamGuard(app, guard=guard)
+    calls = Calls()
+
+    @app.get("/orders/<order_id>")
+    @iam.require("orders:GetOrder", ORDER, methods="GET")
+    async def read(order_id: str) -> Any:
+        calls.hit("read", {"order_id": order_id})
+        return jsonify({"resource": g.iam.resource})
+
+    client = app.test_client()
+    assert client.get("/orders/7", headers=dict(bearer("seven"))).json == {"resource": f"{ORDER_ARN}/7"}
+    assert client.get("/orders/8", headers=dict(bearer("seven"))).status_code == 403
+    assert calls.names == ["read"]
+
+
+def test_the_token_endpoints_refuse_oversized_bodies() -> None:
+    from flask_iamguard import auth_blueprint
+
+    class NoCredentials:
+        clock = None
+
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError("an oversized body must not reach the credentials")
+
+    guard, _, _ = stub_guard()
+    app = Flask("tokens", static_folder=None)
+    IamGuard(app, guard=guard)
+    app.register_blueprint(auth_blueprint(NoCredentials()))
+    client = app.test_client()
+    response = client.post("/auth/token", data=b"{" + b" " * 20_000 + b"}", content_type="application/json")
+    assert response.status_code == 413
+    assert client.get("/auth/token").status_code == 405

@@ -2,7 +2,7 @@
 
 - `/orders`: one function view for GET (list) and POST (create), mapped in the guard's route map;
 - `/orders/<order_id>`: an async class-based view whose actions come from `IamRequiredMixin`;
-- `/health`: `@iam_public`.
+- `/health`: `@iam_public(methods="GET")`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # examples/, for common.py
 
@@ -62,6 +63,7 @@ class OrderView(IamRequiredMixin, View):
         return HttpResponse(status=204)
 
 
-@iam_public
+@iam_public(methods="GET")  # HEAD is decided as GET; any other method is refused before the view
+@require_safe
 def health(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})

@@ -142,10 +142,10 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
         f"- Route `GET {ROUTE}`, request `GET {PATH}`, answering `hello` as plain text. Protected apps "
         f"map the route to `{ACTION}` on `arn:app:orders::<tenant>:order/{{order_id}}` (route map, one "
         "rule); the reader holds one managed policy allowing it. Every timed request carries the reader's "
-        "session token (EdDSA JWT from `get_session_token`), so iamguard verifies it on every request "
-        "(signature, expiry, revocation through its cache), resolves the principal (cached), evaluates, "
-        "and skips building the allow's audit record because the `iamguard.audit` logger is at its "
-        "default level (INFO off).",
+        "session token (an EdDSA JWT from `get_session_token`) and goes through the production path: "
+        "`Credentials.authenticate(token)` (with whatever it checks or caches per request), the principal's "
+        "policies (resolution cached), the decision, and the audit step, which skips building the allow's "
+        "record because the `iamguard.audit` logger is at its default level (INFO off).",
         "- Drivers, the same for every app of a framework: "
         + "; ".join(f"{run.name}: {run.driver}" for run in runs)
         + ". One request at a time, no sockets; every response's status is checked (a non-200 aborts "
@@ -156,9 +156,9 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
         "Requests/s: median over rounds. Overhead: median over rounds of (bare rate ÷ app rate - 1), "
         "i.e. the extra time per request relative to the bare app; added µs: median of "
         "(1/app rate - 1/bare rate).",
-        "- Of iamguard's added time, verifying the token (`Credentials.authenticate`, warm) takes "
-        f"{report.micros(token.median_us)} µs median (p99 {report.micros(token.p99_us)} µs, "
-        f"{token.count:,} calls).",
+        "- Of iamguard's added time, `Credentials.authenticate(token)` alone, for the warm reader's token, "
+        f"takes {report.micros(token.median_us)} µs median (p99 {report.micros(token.p99_us)} µs, "
+        f"{token.count:,} calls, timed on their own).",
     ]
     for run in runs:
         for rates in run.rates:

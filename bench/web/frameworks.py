@@ -52,9 +52,9 @@ def starlette(tenant: WebTenant) -> Framework:
         Contender("iamguard", IAMGUARD, client(apps.with_iamguard(tenant)), tenant.reader_token),
         Contender("iamguard, sessions remembered (diagnostic)", DIAGNOSTIC,
                   client(apps.with_iamguard_remembered_sessions(tenant)), tenant.reader_token,
-                  "a session authority that verifies each token once and returns the same session afterwards "
-                  "(skipping per-request expiry and revocation checks, so not a setup to deploy): iamguard's "
-                  "cost apart from token verification"),
+                  "a session authority that authenticates each token once and returns the same session "
+                  "afterwards (skipping every per-request token check, expiry and revocation included, so "
+                  "not a setup to deploy): iamguard's cost apart from `Credentials.authenticate`"),
         Contender("pycasbin, token verified by iamguard", PEER,
                   client(apps.with_casbin(tenant, apps.verified_subject(tenant))), tenant.reader_token,
                   "subject = `Credentials.authenticate(token).principal_arn`: the same token checks as "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
+import cachetools
 import httpx
 
 from iamguard.clock import Clock
@@ -103,9 +104,13 @@ class Credentials:
         self._sealer: Sealer | None = None
         self._pepper: bytes | None = None
         config = self.config
+        shared_file = isinstance(self.store, SQLiteCredentialStore) and \
+            self.store.database is getattr(directory.store, "database", None)
+        sources = (directory.store,) if shared_file else (directory.store, self.store)
+        watch = GenerationWatch(sources, self.clock, directory.cache_ttl)
         self._keys = KeyManager(self.store, self._get_sealer, self.clock, algorithm=config.signing_algorithm,
                                 hmac_secret=config.hmac_secret, max_token_lifetime=config.max_token_lifetime,
-                                leeway=config.leeway_seconds)
+                                leeway=config.leeway_seconds, generation=watch.current)
         self._codec = TokenCodec(self._keys, self.clock, issuer=config.issuer, audience=config.audience,
                                  leeway=config.leeway_seconds, max_lifetime=config.max_token_lifetime,
                                  max_bytes=config.max_token_bytes)
@@ -113,12 +118,10 @@ class Credentials:
         self._access_keys = AccessKeyService(self.store, self._get_pepper, self.clock, config, tenant_id=self.tenant_id)
         self._mfa = MfaService(self.store, self._get_sealer, self.clock, config, tenant_id=self.tenant_id,
                                partition=self.partition)
-        shared_file = isinstance(self.store, SQLiteCredentialStore) and \
-            self.store.database is getattr(directory.store, "database", None)
-        sources = (directory.store,) if shared_file else (directory.store, self.store)
-        watch = GenerationWatch(sources, self.clock, directory.cache_ttl)
         self._liveness = LivenessChecker(directory=directory, store=self.store, watch=watch,
                                          tenant_id=self.tenant_id, cache_size=config.cache_size)
+        self._sessions: cachetools.LRUCache[str, tuple[Any, Session]] = cachetools.LRUCache(maxsize=config.cache_size)
+        self._sessions_lock = threading.Lock()
         self._oidc = OidcVerifier(config.oidc_issuers, self.clock, leeway=config.leeway_seconds,
                                   http_client=http_client)
         self._sts = StsService(directory=directory, codec=self._codec, mfa=self._mfa, oidc=self._oidc,
@@ -345,11 +348,21 @@ class Credentials:
         if claims.tenant_id != self.tenant_id:
             raise InvalidToken("the token belongs to another tenant")
         self._liveness.check(claims)
+        # The Session depends on the claims and on the principal's stored state (tags): reuse it
+        # while the store generation is unchanged, so a warm principal costs no rebuilding.
+        generation = self._liveness.generation()
+        with self._sessions_lock:
+            cached = self._sessions.get(claims.jti)
+        if cached is not None and cached[0] == generation and cached[1].claims == claims:
+            return cached[1]
         try:
             resolved = self.directory.resolve(claims.source_arn, unique_id=claims.principal_id)
         except NoSuchEntityError:
             raise RevokedToken("the user or role of this session no longer exists") from None
-        return self._session(claims, resolved)
+        session = self._session(claims, resolved)
+        with self._sessions_lock:
+            self._sessions[claims.jti] = (generation, session)
+        return session
 
     def _session(self, claims: SessionClaims, resolved: ResolvedPrincipal) -> Session:
         try:

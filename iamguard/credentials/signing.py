@@ -104,8 +104,13 @@ class KeyManager:
     """
 
     def __init__(self, store: CredentialStore, sealer: Callable[[], Sealer], clock: Clock, *, algorithm: str,
-                 hmac_secret: bytes | None, max_token_lifetime: int, leeway: int) -> None:
+                 hmac_secret: bytes | None, max_token_lifetime: int, leeway: int,
+                 generation: Callable[[], Any] | None = None) -> None:
         self._store = store
+        # How to tell that the stored keys may have changed: by default the store's generation,
+        # read every time; the facade passes a watch that re-reads it only after a local write or
+        # once per cache bound, which keeps a database query off every request.
+        self._generation: Callable[[], Any] = generation or store.generation
         self._sealer = sealer
         self._clock = clock
         self._algorithm = algorithm
@@ -113,17 +118,17 @@ class KeyManager:
         self._leeway = leeway
         self._lock = threading.Lock()
         self._started = clock.time()
-        self._cached: tuple[int, dict[str, SigningKey], SigningKey | None] | None = None
+        self._cached: tuple[Any, dict[str, SigningKey], SigningKey | None] | None = None
         self._configured: SigningKey | None = None
         if hmac_secret is not None:
             check_hmac_secret(hmac_secret)
             kid = "hs-" + hmac.new(hmac_secret, b"iamguard kid", hashlib.sha256).hexdigest()[:16]
             self._configured = SigningKey(kid, "HS256", hmac_secret, hmac_secret, None, 0.0)
 
-    def _keys(self) -> tuple[dict[str, SigningKey], SigningKey | None]:
-        generation = self._store.generation()
+    def _keys(self, *, fresh: bool = False) -> tuple[dict[str, SigningKey], SigningKey | None]:
+        generation = (self._store.generation(),) if fresh else self._generation()
         cached = self._cached
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == generation and not fresh:
             return cached[1], cached[2]
         with self._lock:
             keys: dict[str, SigningKey] = {}
@@ -187,7 +192,12 @@ class KeyManager:
         if self._configured is not None:
             return self._configured if hmac.compare_digest(kid, self._configured.kid) else None
         keys, _ = self._keys()
-        return keys.get(kid)
+        key = keys.get(kid)
+        if key is None:
+            # Perhaps another process rotated in a key this one has not seen yet: re-read once.
+            keys, _ = self._keys(fresh=True)
+            key = keys.get(kid)
+        return key
 
     def jwks(self) -> dict[str, Any]:
         """Public keys still able to verify a live token. HS256 keys are never published."""

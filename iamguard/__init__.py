@@ -5,6 +5,16 @@ The public API lives here; everything else is an implementation detail.
 
 from iamguard.audit import AuditRecord, JsonLinesSink, LoggingSink
 from iamguard.client import IamAuth
+from iamguard.credentials import (
+    AccessKeyCredentials,
+    CredentialError,
+    Credentials,
+    CredentialsConfig,
+    OidcIssuer,
+    PasswordCredentials,
+    Session,
+    TokenError,
+)
 from iamguard.directory import (
     AttachedPolicy,
     DeleteConflictError,
@@ -32,7 +42,7 @@ from iamguard.engine.compiler import DEFAULT_CACHE, Policy, PolicyCache, parse_p
 from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
 from iamguard.engine.evaluator import PolicySet, evaluate
-from iamguard.errors import EvaluationError, Finding, IamGuardError, PolicyError
+from iamguard.errors import EvaluationError, Finding, IamGuardError, PolicyError, ServiceError
 from iamguard.lint import LintFinding, Severity, validate_policy
 from iamguard.policy.jsondoc import Limits
 from iamguard.policy.model import PolicyDocument, PolicyKind, StatementEffect
@@ -45,6 +55,15 @@ from iamguard.web import Guard, GuardConfig, IamContext, Login, RouteMap, WebReq
 __version__ = "0.1.0"
 
 __all__ = [
+    "ServiceError",
+    "TokenError",
+    "Session",
+    "PasswordCredentials",
+    "OidcIssuer",
+    "CredentialsConfig",
+    "Credentials",
+    "CredentialError",
+    "AccessKeyCredentials",
     "WebRequest",
     "RouteMap",
     "Login",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class IamGuardError(Exception):
@@ -49,6 +50,22 @@ class PolicyError(IamGuardError, ValueError):
         lines = [f"invalid policy ({len(self.findings)} problems):"]
         lines.extend(f"  {finding}" for finding in self.findings)
         return "\n".join(lines)
+
+
+class ServiceError(IamGuardError):
+    """An operation of the directory or credentials API was refused. `code` is the error code the
+    IAM or STS API returns for it and `status` the HTTP status an admin API would answer with;
+    nothing was changed (every operation is one transaction)."""
+
+    code: ClassVar[str] = "ServiceFailure"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 class EvaluationError(IamGuardError):

@@ -11,21 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from iamguard.errors import Finding, IamGuardError
+from iamguard.directory.errors import (
+    DeleteConflictError,
+    EntityAlreadyExistsError,
+    InvalidInputError,
+    LimitExceededError,
+    MalformedPolicyDocumentError,
+    NoSuchEntityError,
+)
+from iamguard.errors import Finding, ServiceError
 
 
-class CredentialError(IamGuardError):
-    """Base class of every error raised on purpose by iamguard.credentials."""
+class CredentialError(ServiceError):
+    """Base class of every error raised on purpose by iamguard.credentials. The errors it shares
+    with the directory (NoSuchEntity, EntityAlreadyExists, ...) are also the directory's classes,
+    so `except iamguard.NoSuchEntityError` catches them wherever they come from."""
 
     code: ClassVar[str] = "CredentialError"
-    status: ClassVar[int] = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class ValidationError(CredentialError):
@@ -34,19 +36,19 @@ class ValidationError(CredentialError):
     code = "ValidationError"
 
 
-class InvalidInput(CredentialError):
+class InvalidInput(CredentialError, InvalidInputError):
     """A request parameter is badly formed (IAM's InvalidInput)."""
 
     code = "InvalidInput"
 
 
-class MalformedPolicyDocument(CredentialError):
+class MalformedPolicyDocument(CredentialError, MalformedPolicyDocumentError):
     """A session policy (or a stored trust policy) is not a valid policy document."""
 
     code = "MalformedPolicyDocument"
 
     def __init__(self, message: str, findings: Iterable[Finding] = ()) -> None:
-        super().__init__(message)
+        ServiceError.__init__(self, message)
         self.findings: tuple[Finding, ...] = tuple(findings)
 
 
@@ -61,22 +63,22 @@ class AccessDenied(CredentialError):
     status = 403
 
 
-class NoSuchEntity(CredentialError):
+class NoSuchEntity(CredentialError, NoSuchEntityError):
     code = "NoSuchEntity"
     status = 404
 
 
-class EntityAlreadyExists(CredentialError):
+class EntityAlreadyExists(CredentialError, EntityAlreadyExistsError):
     code = "EntityAlreadyExists"
     status = 409
 
 
-class DeleteConflict(CredentialError):
+class DeleteConflict(CredentialError, DeleteConflictError):
     code = "DeleteConflict"
     status = 409
 
 
-class LimitExceeded(CredentialError):
+class LimitExceeded(CredentialError, LimitExceededError):
     code = "LimitExceeded"
     status = 409
 

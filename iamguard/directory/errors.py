@@ -5,35 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from iamguard.errors import Finding, IamGuardError
+from iamguard.errors import Finding, ServiceError
 from iamguard.store.database import StoreError
 
 
-class IamError(IamGuardError):
+class IamError(ServiceError):
     """An IAM operation was refused. Nothing was changed: every operation is one transaction."""
-
-    code = "ServiceFailure"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class EntityAlreadyExistsError(IamError):
     code = "EntityAlreadyExists"
+    status = 409
 
 
 class NoSuchEntityError(IamError):
     code = "NoSuchEntity"
+    status = 404
 
 
 class DeleteConflictError(IamError):
     """The entity still has dependents (group memberships, policies, keys, MFA devices, ...)."""
 
     code = "DeleteConflict"
+    status = 409
 
     def __init__(self, message: str, dependents: Iterable[str] = ()) -> None:
         self.dependents: tuple[str, ...] = tuple(dependents)
@@ -44,6 +38,7 @@ class DeleteConflictError(IamError):
 
 class LimitExceededError(IamError):
     code = "LimitExceeded"
+    status = 409
 
 
 class MalformedPolicyDocumentError(IamError):

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.measure import summarize
 from bench.rows.directory import Shape, Tenant, opened, populate, time_cold, time_warm
-from bench.suite import RowError
+from bench.rows.middleware import Schedule, render
+from bench.suite import BenchConfig, RowError
 from bench.web.clients import AsgiClient
 from bench.web.frameworks import (
     BARE,
@@ -139,3 +141,16 @@ def test_an_unprotected_app_posing_as_protected_is_reported(seeded: WebTenant) -
     sent = [item for item in expectations(impostor, seeded) if item[2] != 200]
     assert len(found) == len(sent) == 2
     assert all("expected 40" in line for line in found)
+
+
+def test_a_missing_integration_is_reported_not_measured(seeded: WebTenant,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(tenant: WebTenant) -> Framework:
+        raise ImportError("No module named 'flask_iamguard'")
+
+    monkeypatch.setitem(BUILDERS, "Flask", missing)
+    built = build("Flask", seeded)
+    assert built == Unavailable("Flask", "flask_iamguard: ImportError: No module named 'flask_iamguard'")
+    section = render([], [built], Schedule.of(BenchConfig.quick_run()), summarize([1000]))
+    assert [target.met for target in section.targets] == [False]
+    assert "not measured: flask_iamguard: ImportError" in section.targets[0].measured

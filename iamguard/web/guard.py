@@ -45,11 +45,13 @@ from iamguard.policy.arn import TENANT_ID
 from iamguard.store.database import StoreError
 from iamguard.web import responses
 from iamguard.web.inventory import RouteEntry, inspect_routes
-from iamguard.web.network import ForwardedHeaderError, TrustedProxies, secure_transport, source_ip
+from iamguard.web.network import ForwardedHeaderError, TrustedProxies, parse_address, secure_transport, source_ip
 from iamguard.web.request import ANONYMOUS, ContextInput, IamContext, Login, WebRequest
 from iamguard.web.responses import WebResponse
 from iamguard.web.routes import (
     SAFE_METHODS,
+    BoundTemplate,
+    ResourceTemplate,
     RouteConfigError,
     RouteMap,
     RouteReport,
@@ -63,6 +65,7 @@ from iamguard.web.stepup import MFA_AGE, MFA_PRESENT, fresh_mfa_would_allow, req
 from iamguard.web.target import (
     DEFAULT_MAX_PATH_LENGTH,
     DEFAULT_METHODS,
+    OVERRIDE_HEADERS,
     Rejection,
     check_method,
     check_overrides,
@@ -70,12 +73,16 @@ from iamguard.web.target import (
     check_raw_path,
     is_plain,
 )
-from iamguard.web.tokens import MAX_TOKEN_LENGTH, CredentialError, find_credential
+from iamguard.web.tokens import MAX_TOKEN_LENGTH, Credential, CredentialError, find_credential
 
 logger = logging.getLogger("iamguard.web")
 
 ContextProvider = Callable[[ContextInput], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
 PrincipalResolver = Callable[[WebRequest], "str | Login | Awaitable[str | Login | None] | None"]
+
+# Bound on each per-guard memo below (route rules, bound templates, peer addresses): entries are
+# keyed by things that repeat (routes, methods, peers); a flood of new keys only clears the memo.
+_MEMO_LIMIT = 4096
 
 # Keys a context provider may add under the reserved prefixes; everything else under `aws:` or
 # `sts:` describes the principal, the session or the network and comes from iamguard alone.
@@ -144,7 +151,7 @@ class GuardConfig:
 class Identity:
     principal: str
     policy_set: PolicySet
-    context: Mapping[str, Any]
+    context: dict[str, Any]  # this request's own copy: the pipeline adds the request's keys to it
     source: str
     session: Any = None
     session_id: str | None = None
@@ -223,6 +230,10 @@ def _utc_text(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
+    return first is second or (len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True)))
+
+
 def _first_attribute(target: Any, names: Iterable[str]) -> Any:
     for name in names:
         value = getattr(target, name, None)
@@ -262,6 +273,13 @@ class Guard:
         self.clock = clock
         self._fixed = self.config.fixed_values
         self._method_checked: dict[tuple[int, str], str | None] = {}
+        # Work that depends only on the route, the method or the peer, done once rather than on
+        # every request: each memo holds the objects it was computed for and is used for them only.
+        methods = self.config.methods
+        self._accepted_methods = frozenset(name for name in methods if check_method(name, methods) is None)
+        self._rules_seen: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._bound: dict[int, tuple[ResourceTemplate, BoundTemplate | None]] = {}
+        self._peers: dict[str, str | None] = {}
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -312,16 +330,19 @@ class Guard:
         """The checks that need no route: method, target and override headers (MAP-02..07, 13, 15).
         Adapters call it for requests no route matched, too."""
         config = self.config
-        rejection = check_method(request.method, config.methods)
-        if rejection is not None:
-            return rejection
+        if request.method not in self._accepted_methods:
+            rejection = check_method(request.method, config.methods)
+            if rejection is not None:
+                return rejection
         raw = request.raw_path
         if raw is None or not is_plain(raw, request.path, config.max_path_length):
             rejection = (check_raw_path(raw, config.max_path_length) if raw is not None else None) or \
                 check_path(request.path, config.max_path_length)
             if rejection is not None:
                 return rejection
-        return check_overrides(request.header_names, request.query_string)
+        if request.query_string or request.has_any_header(OVERRIDE_HEADERS):
+            return check_overrides(request.header_names, request.query_string)
+        return None
 
     def report_routes(self, entries: Iterable[RouteEntry]) -> list[RouteReport]:
         """Every route with the rule that applies to it and what is wrong (MAP-11)."""
@@ -355,8 +376,11 @@ class Guard:
             if request.method == "OPTIONS" and not request.websocket:
                 return Verdict(False, codes.PREFLIGHT, response=responses.preflight(request.allow))
             now = self.clock.now()
-            context = self._network_context(request, now, trail)
-            identity = yield from self._identify(request, trail)
+            network = self._network_context(request, now, trail)
+            if self.resolver is None:  # no hook that may await: no nested generator either
+                identity = self._token_identity(request, trail)
+            else:
+                identity = yield from self._identify(request, trail)
             if identity is None:
                 raise _Refusal(responses.missing_credentials(self.config.realm), codes.MISSING_CREDENTIALS)
             if rule is None or rule.action is None or rule.resource is None:
@@ -368,11 +392,11 @@ class Guard:
             resource = self._resource(rule, params)
             trail.resource = resource
             # The principal's keys first, then the network keys: those always describe this request.
-            context = {**identity.context, **context}
-            providers = (*self.providers, *rule.context)
-            if providers:
+            context = identity.context
+            context.update(network)
+            if self.providers or rule.context:
                 provided = ContextInput(request, params, identity.principal, action, resource)
-                for provider in providers:
+                for provider in (*self.providers, *rule.context):
                     try:
                         value = provider(provided)
                         if inspect.isawaitable(value):
@@ -401,21 +425,39 @@ class Guard:
         return Verdict(False, rejection.reason, response=response, detail=rejection.detail)
 
     def _rule_for(self, request: WebRequest) -> RouteRule | None:
+        """The rule for the request's route and method, or a MAPPING_CONFLICT refusal. The answer
+        depends only on the method, the route template, the declared rules and the route map, so
+        it is remembered per (method, route, declared rules by identity, route map version)."""
         method = "WEBSOCKET" if request.websocket else lookup_method(request.method)
-        declared = [item for item in request.declared if item.covers(method)]
+        declared = request.declared
+        routes = self.routes
+        key = (method, request.route, *map(id, declared))
+        seen = self._rules_seen.get(key)
+        if seen is None or seen[1] is not routes or seen[2] != routes.version or not _same_objects(seen[0], declared):
+            seen = (declared, routes, routes.version, *self._find_rule(declared, method, request.route))
+            if len(self._rules_seen) >= _MEMO_LIMIT:
+                self._rules_seen.clear()
+            self._rules_seen[key] = seen
+        found, problem = seen[3], seen[4]
+        if problem is not None:
+            raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT, problem)
+        return found
+
+    def _find_rule(self, declared_rules: tuple[RouteRule, ...], method: str,
+                   route: str | None) -> tuple[RouteRule | None, str | None]:
+        """(the rule, None) or (None, what conflicts)."""
+        declared = [item for item in declared_rules if item.covers(method)]
         if len(declared) > 1 and any(item != declared[0] for item in declared[1:]):
-            raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT,
-                           "the endpoint declares more than one rule for this method")
-        mapped = self.routes.lookup(method, request.route)
+            return None, "the endpoint declares more than one rule for this method"
+        mapped = self.routes.lookup(method, route)
         found = declared[0] if declared else mapped
         if declared and mapped is not None and mapped != declared[0]:
-            raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT,
-                           "the route map and the endpoint declare different rules")
+            return None, "the route map and the endpoint declare different rules"
         if found is not None and found.methods is None and not found.public:
             problem = self._method_problem(found, method)
             if problem is not None:
-                raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT, problem)
-        return found
+                return None, problem
+        return found, None
 
     def _method_problem(self, rule: RouteRule, method: str) -> str | None:
         key = (id(rule), method)
@@ -431,13 +473,17 @@ class Guard:
     def _network_context(self, request: WebRequest, now: datetime, trail: _Trail) -> dict[str, Any]:
         proxies = self.config.trusted_proxies
         assert isinstance(proxies, TrustedProxies)
-        try:
-            address = source_ip(request.client, request.header("x-forwarded-for"), proxies)
-            secure = secure_transport(request.scheme, request.client, request.header("x-forwarded-proto"),
-                                      proxies)
-        except ForwardedHeaderError as exc:
-            raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
-                           str(exc)) from None
+        if proxies:
+            try:
+                address = source_ip(request.client, request.header("x-forwarded-for"), proxies)
+                secure = secure_transport(request.scheme, request.client, request.header("x-forwarded-proto"),
+                                          proxies)
+            except ForwardedHeaderError as exc:
+                raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
+                               str(exc)) from None
+        else:  # no trusted proxy: forwarding headers are never read, the peer is the client
+            address = self._peer_text(request.client)
+            secure = request.scheme in ("https", "wss")
         trail.source_ip = address
         epoch = int(now.timestamp())
         context: dict[str, Any] = {
@@ -455,15 +501,42 @@ class Guard:
             context["aws:Referer"] = ", ".join(referer)
         return context
 
-    def _identify(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Identity | None]:
+    def _peer_text(self, client: str | None) -> str | None:
+        """`source_ip` without trusted proxies (the peer's canonical text), remembered per peer."""
+        if not client:
+            return None
+        if client in self._peers:
+            return self._peers[client]
+        address = parse_address(client)
+        text = str(address) if address is not None else None
+        if len(self._peers) >= _MEMO_LIMIT:
+            self._peers.clear()
+        self._peers[client] = text
+        return text
+
+    def _credential(self, request: WebRequest) -> Credential | None:
         config = self.config
         try:
-            credential = find_credential(request.header("authorization"), request.header("cookie"),
-                                         config.cookie_name, max_length=config.max_token_length)
+            return find_credential(request.header("authorization"), request.header("cookie"),
+                                   config.cookie_name, max_length=config.max_token_length)
         except CredentialError as exc:
             if exc.status == 400:
                 raise _Refusal(responses.invalid_request(config.realm, str(exc)), exc.reason, str(exc)) from None
             raise _Refusal(responses.invalid_token(config.realm), exc.reason, str(exc)) from None
+
+    def _token_identity(self, request: WebRequest, trail: _Trail) -> Identity | None:
+        """`_identify` for a guard without a principal resolver: the token is the only source."""
+        credential = self._credential(request)
+        if credential is None:
+            return None
+        identity = self._session_identity(credential.token, credential.source, trail)
+        if credential.source == "cookie":
+            self._check_origin(request)
+        return identity
+
+    def _identify(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Identity | None]:
+        config = self.config
+        credential = self._credential(request)
         login: str | Login | None = None
         if self.resolver is not None:
             try:
@@ -554,6 +627,28 @@ class Guard:
 
     def _resource(self, rule: RouteRule, params: Mapping[str, str]) -> str:
         assert rule.resource is not None
+        template = rule.resource
+        seen = self._bound.get(id(template))
+        if seen is None or seen[0] is not template:
+            seen = (template, template.bind(self._fixed))
+            if len(self._bound) >= _MEMO_LIMIT:
+                self._bound.clear()
+            self._bound[id(template)] = seen
+        bound = seen[1]
+        if bound is not None:  # the usual case: the fixed values are already in the template
+            if bound.fixed_names:
+                clash = [name for name in params if name in bound.fixed_names]
+                if clash:
+                    raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
+                                   f"{sorted(clash)} is both a path parameter and a fixed template value")
+            try:
+                return bound.render(params)
+            except TemplateError as exc:
+                raise _Refusal(responses.bad_request(str(exc), codes.INVALID_PATH_PARAMETER),
+                               codes.INVALID_PATH_PARAMETER, str(exc)) from None
+            except RouteConfigError as exc:
+                raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
+                               str(exc)) from None
         names = rule.resource.names
         clash = [name for name in params if name in names and name in self._fixed] if self._fixed else ()
         if clash:

@@ -59,6 +59,10 @@ class WebRequest:
     def header_names(self) -> list[str]:
         return list(self._header_map)
 
+    def has_any_header(self, names: frozenset[str]) -> bool:
+        """Whether any of the (lower-case) `names` is among the request's headers."""
+        return not names.isdisjoint(self._header_map)
+
 
 @dataclass(frozen=True)
 class Login:

@@ -89,25 +89,64 @@ class ResourceTemplate:
         return cls(text, tuple(pieces), names)
 
     def render(self, values: Mapping[str, Any]) -> str:
-        parts: list[str] = []
+        return _fill(self.text, self.pieces, values)
+
+    def bind(self, fixed: Mapping[str, str]) -> BoundTemplate | None:
+        """This template with `fixed` values (the guard's `{tenant}`, ...) put in once, leaving
+        only the path parameters for each request. None when a fixed value would be refused by
+        `render`: the caller then renders in full and gets that error on every request."""
+        pieces: list[str | tuple[str, bool]] = []
         for piece in self.pieces:
-            if isinstance(piece, str):
-                parts.append(piece)
-                continue
-            name, in_head = piece
-            if name not in values:
-                raise RouteConfigError(f"resource template {self.text!r} needs {{{name}}}, which neither the "
-                                       "route's path parameters nor the guard's template values provide")
-            value = values[name]
-            text = value if isinstance(value, str) else str(value)
-            if not text:
-                raise TemplateError(f"path parameter {name!r} is empty")
-            if len(text) > MAX_PARAMETER_LENGTH:
-                raise TemplateError(f"path parameter {name!r} is too long")
-            if in_head and ":" in text:
-                raise TemplateError(f"path parameter {name!r} may not contain ':'")
-            parts.append(text)
-        return "".join(parts)
+            if not isinstance(piece, str) and piece[0] in fixed:
+                try:
+                    piece = _checked_value(piece[0], piece[1], fixed[piece[0]])
+                except TemplateError:
+                    return None
+            last = pieces[-1] if pieces else None
+            if isinstance(piece, str) and isinstance(last, str):
+                pieces[-1] = last + piece
+            else:
+                pieces.append(piece)
+        return BoundTemplate(self.text, tuple(pieces), self.names & frozenset(fixed))
+
+
+@dataclass(frozen=True)
+class BoundTemplate:
+    """A `ResourceTemplate` whose fixed values are already in place (see `ResourceTemplate.bind`).
+    `render(params)` gives what the template's `render({**fixed, **params})` gives, with the same
+    errors, as long as no path parameter is one of `fixed_names` (the guard refuses that clash)."""
+
+    text: str
+    pieces: tuple[str | tuple[str, bool], ...]
+    fixed_names: frozenset[str]
+
+    def render(self, params: Mapping[str, Any]) -> str:
+        return _fill(self.text, self.pieces, params)
+
+
+def _checked_value(name: str, in_head: bool, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if not text:
+        raise TemplateError(f"path parameter {name!r} is empty")
+    if len(text) > MAX_PARAMETER_LENGTH:
+        raise TemplateError(f"path parameter {name!r} is too long")
+    if in_head and ":" in text:
+        raise TemplateError(f"path parameter {name!r} may not contain ':'")
+    return text
+
+
+def _fill(template_text: str, pieces: tuple[str | tuple[str, bool], ...], values: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            parts.append(piece)
+            continue
+        name, in_head = piece
+        if name not in values:
+            raise RouteConfigError(f"resource template {template_text!r} needs {{{name}}}, which neither the "
+                                   "route's path parameters nor the guard's template values provide")
+        parts.append(_checked_value(name, in_head, values[name]))
+    return "".join(parts)
 
 
 ContextProvider = Callable[..., Any]  # (ContextInput) -> Mapping | Awaitable[Mapping]; see guard.py
@@ -223,10 +262,12 @@ class RouteMap:
     def __init__(self, rules: Iterable[RouteRule] = ()) -> None:
         self._rules: dict[tuple[str, str], RouteRule] = {}
         self._any_method: dict[str, RouteRule] = {}
+        self.version = 0  # moves on every add: lets callers keep lookup results until it does
         for item in rules:
             self.add(item)
 
     def add(self, item: RouteRule) -> None:
+        self.version += 1
         if item.path is None:
             raise RouteConfigError("a route map rule needs path=... (the route template it protects)")
         if item.methods is None:

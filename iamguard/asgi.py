@@ -66,7 +66,13 @@ SCOPE_KEY = "iamguard"  # scope[SCOPE_KEY] holds the IamContext of an authorized
 
 
 def _headers(scope: Scope) -> tuple[tuple[str, str], ...]:
-    return tuple((name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope.get("headers", ()))
+    return tuple([(name.decode("latin-1").lower(), value.decode("latin-1"))
+                  for name, value in scope.get("headers", ())])
+
+
+@functools.lru_cache(maxsize=1024)
+def _allow_header(methods: frozenset[str]) -> str:
+    return ", ".join(sorted(methods))
 
 
 def web_request(scope: Scope, match: RouteMatch | None = None, *,
@@ -89,7 +95,7 @@ def web_request(scope: Scope, match: RouteMatch | None = None, *,
         path_params=params,
         declared=declared if declared is not None else (match.declared if match is not None else ()),
         websocket=websocket,
-        allow=", ".join(sorted(methods)) if methods else None,
+        allow=_allow_header(methods) if methods else None,
     )
 
 

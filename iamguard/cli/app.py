@@ -34,6 +34,8 @@ examples:
   iamguard iam create-policy --policy-name Read --policy-document file://read.json
   iamguard simulate --principal-arn arn:aws:iam::123456789012:user/alice --action orders:GetOrder
   iamguard sts get-session-token --access-key-id AKIA...  (secret from $IAMGUARD_SECRET_ACCESS_KEY or stdin)
+  iamguard iam create-login-profile --user-name alice     (password from $IAMGUARD_PASSWORD or stdin)
+  iamguard iam list-users --max-items 50                  (then --starting-token NEXT_TOKEN for the rest)
   iamguard export > tenant.json;  iamguard import tenant.json --store copy.db
 
 Documents are given as file://PATH, - (standard input) or inline JSON. The store is --store,
@@ -109,9 +111,9 @@ Registrar = Callable[[argparse._SubParsersAction, argparse.ArgumentParser, argpa
 
 def _store_registrars() -> list[Registrar]:
     """Commands backed by the directory and credential store."""
-    from iamguard.cli import credential_commands, iam_commands, store_commands, sts_commands
+    from iamguard.cli import credential_commands, iam_commands, password_commands, store_commands, sts_commands
 
-    del credential_commands  # imported for its side effect: it adds its commands to the iam group
+    del credential_commands, password_commands  # imported for their side effect: they add commands to the iam group
     return [store_commands.register, iam_commands.register, sts_commands.register]
 
 

@@ -9,9 +9,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamguard.cli.context import CliContext
+from iamguard.cli.errors import UsageError
 from iamguard.cli.output import Result, fields, table
 from iamguard.cli.shapes import shape
 from iamguard.cli.store_access import StoreSession, open_session
+
+
+def count(text: str) -> int:
+    """A whole number of at least 1 (argparse turns the error into a usage error naming the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+class _Refused(argparse.Action):
+    """An option people type out of habit but must not use (a password as an argument is visible
+    to other users in the process list): refused with its help as the reason, never echoing the value."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        raise UsageError(f"{parser.prog}: {option_string} is not accepted: {self.help}")
 
 
 @dataclass(frozen=True)
@@ -19,7 +40,8 @@ class Option:
     flag: str
     help: str
     required: bool = True
-    kind: str = "text"  # text | int | flag | list
+    # text | int | count (int >= 1) | flag | toggle (--x / --no-x, None when neither) | list | refused
+    kind: str = "text"
     choices: tuple[str, ...] | None = None
     default: Any = None
 
@@ -27,9 +49,15 @@ class Option:
         if self.kind == "flag":
             parser.add_argument(self.flag, action="store_true", help=self.help)
             return
+        if self.kind == "toggle":
+            parser.add_argument(self.flag, action=argparse.BooleanOptionalAction, default=None, help=self.help)
+            return
+        if self.kind == "refused":
+            parser.add_argument(self.flag, nargs="?", action=_Refused, metavar="(refused)", help=self.help)
+            return
         options: dict[str, Any] = {"help": self.help, "required": self.required}
-        if self.kind == "int":
-            options["type"] = int
+        if self.kind in ("int", "count"):
+            options["type"] = int if self.kind == "int" else count
         if self.kind == "list":
             options["nargs"] = "+"
         if self.choices:

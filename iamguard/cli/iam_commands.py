@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from iamguard.cli.commands import CommandGroup, Option, done, listing, record
 from iamguard.cli.errors import CliError, one_line
 from iamguard.cli.output import Result
+from iamguard.cli.paging import PAGING, collect_for, with_next_token
 from iamguard.cli.store_access import StoreSession
-from iamguard.directory.model import Page
 from iamguard.lint import Severity, validate_policy
 
-IAM = CommandGroup("iam", "manage users, groups, roles, policies, access keys and MFA devices")
-T = TypeVar("T")
+IAM = CommandGroup("iam", "manage users, groups, roles, policies, passwords, access keys and MFA devices")
 
 USER_NAME = Option("--user-name", "the user's name")
 GROUP_NAME = Option("--group-name", "the group's name")
@@ -38,18 +37,6 @@ USER_LIST_COLUMNS = ("UserName", "UserId", "Arn", "CreateDate")
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def all_pages(fetch: Callable[[str | None], Page[T]]) -> list[T]:
-    """Every item of a paginated list call, as the AWS CLI does by default."""
-    items: list[T] = []
-    marker: str | None = None
-    while True:
-        page = fetch(marker)
-        items.extend(page.items)
-        if not page.is_truncated or page.marker is None:
-            return items
-        marker = page.marker
-
 
 def parse_tags(values: Sequence[str] | None) -> dict[str, str]:
     """`Key=team,Value=eng` (AWS CLI shorthand) or `team=eng`."""
@@ -106,10 +93,10 @@ def get_user(session: StoreSession, args: argparse.Namespace) -> Result:
     return record("User", session.directory.get_user(args.user_name))
 
 
-@IAM.command("list-users", "list the tenant's users", PATH_PREFIX)
+@IAM.command("list-users", "list the tenant's users", PATH_PREFIX, *PAGING)
 def list_users(session: StoreSession, args: argparse.Namespace) -> Result:
-    users = all_pages(lambda marker: session.directory.list_users(args.path_prefix, marker))
-    return listing("Users", users, USER_LIST_COLUMNS)
+    users = collect_for(args, lambda marker, size: session.directory.list_users(args.path_prefix, marker, size))
+    return with_next_token(listing("Users", users.items, USER_LIST_COLUMNS), users.next_token)
 
 
 @IAM.command("delete-user", "delete a user (refused while it has groups, policies, keys or MFA devices)", USER_NAME)
@@ -118,10 +105,11 @@ def delete_user(session: StoreSession, args: argparse.Namespace) -> Result:
     return done(f"deleted user {args.user_name}")
 
 
-@IAM.command("list-groups-for-user", "list the groups a user belongs to", USER_NAME)
+@IAM.command("list-groups-for-user", "list the groups a user belongs to", USER_NAME, *PAGING)
 def list_groups_for_user(session: StoreSession, args: argparse.Namespace) -> Result:
-    groups = all_pages(lambda marker: session.directory.list_groups_for_user(args.user_name, marker))
-    return listing("Groups", groups, ("GroupName", "GroupId", "Arn"))
+    groups = collect_for(args, lambda marker, size: session.directory.list_groups_for_user(args.user_name, marker,
+                                                                                           size))
+    return with_next_token(listing("Groups", groups.items, ("GroupName", "GroupId", "Arn")), groups.next_token)
 
 
 # --- groups --------------------------------------------------------------------------------------
@@ -145,10 +133,11 @@ def get_group(session: StoreSession, args: argparse.Namespace) -> Result:
     return Result({**shaped.data, **members.data}, f"{shaped.text}\n\nmembers:\n{members.text}")
 
 
-@IAM.command("list-groups", "list the tenant's groups", PATH_PREFIX)
+@IAM.command("list-groups", "list the tenant's groups", PATH_PREFIX, *PAGING)
 def list_groups(session: StoreSession, args: argparse.Namespace) -> Result:
-    groups = all_pages(lambda marker: session.directory.list_groups(args.path_prefix, marker))
-    return listing("Groups", groups, ("GroupName", "GroupId", "Arn", "CreateDate"))
+    groups = collect_for(args, lambda marker, size: session.directory.list_groups(args.path_prefix, marker, size))
+    return with_next_token(listing("Groups", groups.items, ("GroupName", "GroupId", "Arn", "CreateDate")),
+                           groups.next_token)
 
 
 @IAM.command("delete-group", "delete a group (refused while it has members or policies)", GROUP_NAME)
@@ -192,10 +181,11 @@ def get_role(session: StoreSession, args: argparse.Namespace) -> Result:
     return record("Role", session.directory.get_role(args.role_name))
 
 
-@IAM.command("list-roles", "list the tenant's roles", PATH_PREFIX)
+@IAM.command("list-roles", "list the tenant's roles", PATH_PREFIX, *PAGING)
 def list_roles(session: StoreSession, args: argparse.Namespace) -> Result:
-    roles = all_pages(lambda marker: session.directory.list_roles(args.path_prefix, marker))
-    return listing("Roles", roles, ("RoleName", "RoleId", "Arn", "MaxSessionDuration"))
+    roles = collect_for(args, lambda marker, size: session.directory.list_roles(args.path_prefix, marker, size))
+    return with_next_token(listing("Roles", roles.items, ("RoleName", "RoleId", "Arn", "MaxSessionDuration")),
+                           roles.next_token)
 
 
 @IAM.command("delete-role", "delete a role (refused while it has policies)", ROLE_NAME)
@@ -227,10 +217,12 @@ def get_policy(session: StoreSession, args: argparse.Namespace) -> Result:
 
 
 @IAM.command("list-policies", "list the tenant's managed policies", PATH_PREFIX,
-             Option("--only-attached", "only policies attached to something", required=False, kind="flag"))
+             Option("--only-attached", "only policies attached to something", required=False, kind="flag"), *PAGING)
 def list_policies(session: StoreSession, args: argparse.Namespace) -> Result:
-    policies = all_pages(lambda marker: session.directory.list_policies(args.only_attached, args.path_prefix, marker))
-    return listing("Policies", policies, ("PolicyName", "Arn", "DefaultVersionId", "AttachmentCount"))
+    policies = collect_for(args, lambda marker, size: session.directory.list_policies(
+        args.only_attached, args.path_prefix, marker, size))
+    columns = ("PolicyName", "Arn", "DefaultVersionId", "AttachmentCount")
+    return with_next_token(listing("Policies", policies.items, columns), policies.next_token)
 
 
 @IAM.command("delete-policy", "delete a managed policy (refused while attached)", POLICY_ARN)
@@ -252,10 +244,12 @@ def get_policy_version(session: StoreSession, args: argparse.Namespace) -> Resul
     return record("PolicyVersion", session.directory.get_policy_version(args.policy_arn, args.version_id))
 
 
-@IAM.command("list-policy-versions", "list the versions of a managed policy", POLICY_ARN)
+@IAM.command("list-policy-versions", "list the versions of a managed policy", POLICY_ARN, *PAGING)
 def list_policy_versions(session: StoreSession, args: argparse.Namespace) -> Result:
-    versions = all_pages(lambda marker: session.directory.list_policy_versions(args.policy_arn, marker))
-    return listing("Versions", versions, ("VersionId", "IsDefaultVersion", "CreateDate"))
+    versions = collect_for(args, lambda marker, size: session.directory.list_policy_versions(args.policy_arn, marker,
+                                                                                             size))
+    return with_next_token(listing("Versions", versions.items, ("VersionId", "IsDefaultVersion", "CreateDate")),
+                           versions.next_token)
 
 
 @IAM.command("set-default-policy-version", "choose the version in force", POLICY_ARN, VERSION_ID)
@@ -285,8 +279,9 @@ def _register_principal_commands(kind: str) -> None:
 
     def list_attached(session: StoreSession, args: argparse.Namespace) -> Result:
         fetch = getattr(session.directory, f"list_attached_{kind}_policies")
-        items = all_pages(lambda marker: fetch(_name(args, kind), marker=marker))
-        return listing("AttachedPolicies", items, ("PolicyName", "PolicyArn"))
+        attached = collect_for(args, lambda marker, size: fetch(_name(args, kind), marker=marker, max_items=size))
+        return with_next_token(listing("AttachedPolicies", attached.items, ("PolicyName", "PolicyArn")),
+                               attached.next_token)
 
     def put_inline(session: StoreSession, args: argparse.Namespace) -> Result:
         text = checked_document(session, "--policy-document", args.policy_document, "identity")
@@ -303,19 +298,21 @@ def _register_principal_commands(kind: str) -> None:
 
     def list_inline(session: StoreSession, args: argparse.Namespace) -> Result:
         fetch = getattr(session.directory, f"list_{kind}_policies")
-        names = all_pages(lambda marker: fetch(_name(args, kind), marker=marker))
-        return Result({"PolicyNames": list(names)}, "\n".join(names) or "(none)")
+        names = collect_for(args, lambda marker, size: fetch(_name(args, kind), marker=marker, max_items=size))
+        result = Result({"PolicyNames": list(names.items)}, "\n".join(names.items) or "(none)")
+        return with_next_token(result, names.next_token)
 
     IAM.command(f"attach-{kind}-policy", f"attach a managed policy to a {kind}", name_option, POLICY_ARN)(attach)
     IAM.command(f"detach-{kind}-policy", f"detach a managed policy from a {kind}", name_option, POLICY_ARN)(detach)
     IAM.command(f"list-attached-{kind}-policies", f"list the managed policies attached to a {kind}",
-                name_option)(list_attached)
+                name_option, *PAGING)(list_attached)
     IAM.command(f"put-{kind}-policy", f"write an inline policy on a {kind}", name_option, POLICY_NAME,
                 POLICY_DOCUMENT)(put_inline)
     IAM.command(f"get-{kind}-policy", f"show an inline policy of a {kind}", name_option, POLICY_NAME)(get_inline)
     IAM.command(f"delete-{kind}-policy", f"delete an inline policy of a {kind}", name_option,
                 POLICY_NAME)(delete_inline)
-    IAM.command(f"list-{kind}-policies", f"list the inline policies of a {kind}", name_option)(list_inline)
+    IAM.command(f"list-{kind}-policies", f"list the inline policies of a {kind}", name_option,
+                *PAGING)(list_inline)
 
 
 def _register_tagged_commands(kind: str) -> None:

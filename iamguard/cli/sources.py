@@ -44,14 +44,19 @@ class InputReader:
             return _read_file(value, option)
         raise CliError(f"{option}: expected file://PATH, - (standard input) or a JSON document, not {value!r}")
 
-    def read_secret(self, what: str) -> str:
+    def read_secret(self, what: str, *, exact: bool = False) -> str:
         """A secret from the first line of standard input (never from an argument, which other users
-        can read in the process list and shell history)."""
+        can read in the process list and shell history). Surrounding blanks are dropped unless `exact`
+        (a password may begin or end with a space): then only the line ending is."""
         document = self._read_stdin(what)
-        line = document.content.decode("utf-8", "replace").splitlines()[0] if document.content else ""
+        try:  # strict: a replacement character would silently make it a different secret
+            text = document.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CliError(f"{what}: standard input is not UTF-8 text") from None
+        line = text.splitlines()[0] if text else ""
         if not line.strip():
             raise CliError(f"{what}: expected it on the first line of standard input")
-        return line.strip()
+        return line if exact else line.strip()
 
     def _read_stdin(self, option: str) -> Document:
         if self._stdin_used:

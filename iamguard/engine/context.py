@@ -33,6 +33,11 @@ def _normalize_context(context: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]
     return normalized
 
 
+# Public name for callers that normalize the parts of a context they reuse (the web guard keeps a
+# session's keys normalized) and assemble requests with `Request.prenormalized`.
+normalize_context = _normalize_context
+
+
 class Request:
     """One authorization question: who (`principal` ARN), does what (`action`), to what
     (`resource` ARN), in which `context`. The context is the whole request context: the evaluator
@@ -57,12 +62,28 @@ class Request:
             context = {}
         elif not isinstance(context, Mapping):
             raise TypeError("Request context must be a mapping")
+        self._assign(principal, action, resource, context, _normalize_context(context))
+
+    @classmethod
+    def prenormalized(cls, principal: str, action: str, resource: str, context: Mapping[str, Any],
+                      values: dict[str, tuple[Any, ...]]) -> Request:
+        """A Request whose context the caller has already normalized: `values` must equal
+        `normalize_context(context)` (and must not change afterwards). For hot paths that reuse
+        the normalized form of most keys across requests."""
+        if not (isinstance(principal, str) and isinstance(action, str) and isinstance(resource, str)):
+            raise TypeError("Request principal, action and resource must be strings")
+        request = cls.__new__(cls)
+        request._assign(principal, action, resource, context, values)
+        return request
+
+    def _assign(self, principal: str, action: str, resource: str, context: Mapping[str, Any],
+                values: dict[str, tuple[Any, ...]]) -> None:
         setter = object.__setattr__
         setter(self, "principal", principal)
         setter(self, "action", action)
         setter(self, "resource", resource)
         setter(self, "context", context)
-        setter(self, "_values", _normalize_context(context))
+        setter(self, "_values", values)
         setter(self, "action_lower", action.lower())
         parts = split_arn(resource)
         setter(self, "resource_parts", parts)

@@ -25,6 +25,21 @@ from iamguard.web.target import DEFAULT_METHODS
 _FULL, _PARTIAL, _NONE = "FULL", "PARTIAL", "NONE"
 
 
+def _starlette_classes() -> tuple[frozenset[type], frozenset[type]]:
+    """Route classes whose `matches(scope)` only reads the scope: starlette's own, exactly (a
+    subclass may override it, and FastAPI's routes keep matching state in the scope). The second
+    set holds those that are endpoints (not mounts or hosts)."""
+    try:
+        from starlette import routing
+    except ImportError:  # this module is duck-typed; without starlette every route gets a copy
+        return frozenset(), frozenset()
+    leaves = frozenset({routing.Route, routing.WebSocketRoute})
+    return leaves | {routing.Mount, routing.Host}, leaves
+
+
+_PURE_MATCHERS, _PURE_LEAVES = _starlette_classes()
+
+
 @dataclass(frozen=True)
 class RouteMatch:
     """The route the router will run: its template (mount prefixes included, converters
@@ -149,7 +164,7 @@ def _pick(routes: list[Any], scope: dict[str, Any], prefix: str, method: str,
           router: Any) -> RouteMatch | NoRoute:
     partial: tuple[Any, dict[str, Any]] | None = None
     for route in routes:
-        match, child = route.matches(_probe(scope))
+        match, child = route.matches(scope if type(route) in _PURE_MATCHERS else _probe(scope))
         name = _match_name(match)
         if name == _FULL:
             return _descend(route, scope, child, prefix, method, partial=False)
@@ -172,8 +187,35 @@ def _base_app(route: Any) -> Any:
     return getattr(route, "_base_app", None) or getattr(route, "app", None)
 
 
+# What a plain route (not a mount, host or included router) means for a method and mount prefix:
+# its template, declared rules and methods. Routes do not change once an app serves requests;
+# each entry keeps the route, endpoint and dependant it was computed for and serves only them.
+_LEAVES: dict[tuple[int, str, str], tuple[Any, Any, Any, str, tuple[RouteRule, ...], frozenset[str] | None]] = {}
+
+
+def _plain_leaf(route: Any, prefix: str, method: str) -> tuple[str, tuple[RouteRule, ...], frozenset[str] | None]:
+    key = (id(route), method, prefix)
+    endpoint = getattr(route, "endpoint", None)
+    dependant = getattr(route, "dependant", None)
+    cached = _LEAVES.get(key)
+    if cached is not None and cached[0] is route and cached[1] is endpoint and cached[2] is dependant:
+        return cached[3], cached[4], cached[5]
+    template = prefix + (getattr(route, "path_format", None) or getattr(route, "path", "") or "")
+    declared = declared_rules(endpoint, method, dependant)
+    methods = _methods_of(route)
+    if len(_LEAVES) >= _DECLARED_LIMIT:
+        _LEAVES.clear()
+    _LEAVES[key] = (route, endpoint, dependant, template, declared, methods)
+    return template, declared, methods
+
+
 def _descend(route: Any, scope: dict[str, Any], child: dict[str, Any], prefix: str, method: str, *,
              partial: bool) -> RouteMatch | NoRoute:
+    if type(route) in _PURE_LEAVES:
+        # The common case, without merging scopes: a plain route's parameters are its child's.
+        params = dict(child["path_params"] if "path_params" in child else scope.get("path_params", {}))
+        template, declared, methods = _plain_leaf(route, prefix, method)
+        return RouteMatch(template, params, declared, route, partial, methods)
     if _is_included_router(route):
         return _included(route, scope, prefix, method)
     merged = {**scope, **_plain(child)}
@@ -186,9 +228,8 @@ def _descend(route: Any, scope: dict[str, Any], child: dict[str, Any], prefix: s
         # An opaque ASGI app (static files, another framework): mapped as one route.
         declared = declared_rules(None, method, None, _base_app(route)) + rules_of(route)
         return RouteMatch(inner_prefix + "/{path}", params, declared, route, partial, None)
-    template = prefix + (getattr(route, "path_format", None) or getattr(route, "path", "") or "")
-    declared = declared_rules(getattr(route, "endpoint", None), method, getattr(route, "dependant", None))
-    return RouteMatch(template, params, declared, route, partial, _methods_of(route))
+    template, declared, methods = _plain_leaf(route, prefix, method)
+    return RouteMatch(template, params, declared, route, partial, methods)
 
 
 def _methods_of(route: Any) -> frozenset[str] | None:

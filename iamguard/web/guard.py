@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from iamguard import audit as codes
 from iamguard.audit import Auditor, AuditRecord, AuditSink, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
-from iamguard.engine.context import Request
+from iamguard.engine.context import Request, normalize_context
 from iamguard.engine.decision import Decision, Effect
 from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import IamGuardError
@@ -61,6 +61,7 @@ from iamguard.web.routes import (
     check_route_method,
     lookup_method,
 )
+from iamguard.web.sessions import SessionMemo
 from iamguard.web.stepup import MFA_AGE, MFA_PRESENT, fresh_mfa_would_allow, required_max_age
 from iamguard.web.target import (
     DEFAULT_MAX_PATH_LENGTH,
@@ -155,6 +156,7 @@ class Identity:
     source: str
     session: Any = None
     session_id: str | None = None
+    normalized: dict[str, tuple[Any, ...]] | None = None  # normalize_context(context) as it came, if known
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,23 @@ def _utc_text(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _session_names(session: Any) -> tuple[Any, Any]:
+    """(principal ARN, token id) of a session from any authority."""
+    return (_first_attribute(session, ("principal_arn", "principal", "arn")),
+            _first_attribute(session, ("jti", "session_id", "token_id")))
+
+
+def _assembled(principal: str, action: str, resource: str, context: dict[str, Any],
+               session_values: dict[str, tuple[Any, ...]], network: dict[str, Any]) -> Request | None:
+    """The Request for `context` (the session's keys, then `network`'s) built from the session
+    keys' normalized form, or None when a network key shares a name with a session key (the
+    plain constructor then settles which one counts, exactly as before)."""
+    network_values = normalize_context(network)
+    if not network_values.keys().isdisjoint(session_values):
+        return None
+    return Request.prenormalized(principal, action, resource, context, {**session_values, **network_values})
+
+
 def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
     return first is second or (len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True)))
 
@@ -280,6 +299,7 @@ class Guard:
         self._rules_seen: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._bound: dict[int, tuple[ResourceTemplate, BoundTemplate | None]] = {}
         self._peers: dict[str, str | None] = {}
+        self._sessions = SessionMemo()
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -394,6 +414,7 @@ class Guard:
             # The principal's keys first, then the network keys: those always describe this request.
             context = identity.context
             context.update(network)
+            question: Request | None = None
             if self.providers or rule.context:
                 provided = ContextInput(request, params, identity.principal, action, resource)
                 for provider in (*self.providers, *rule.context):
@@ -407,8 +428,11 @@ class Guard:
                         reason = codes.CONTEXT_ERROR if reason == codes.INTERNAL_ERROR else reason
                         raise _Refusal(responses.unavailable(), reason,
                                        f"context provider failed: {type(exc).__name__}") from None
-            return self._decide(identity, Request(identity.principal, action, resource, context), params,
-                                trail, rule)
+            elif identity.normalized is not None:
+                question = _assembled(identity.principal, action, resource, context, identity.normalized, network)
+            if question is None:
+                question = Request(identity.principal, action, resource, context)
+            return self._decide(identity, question, params, trail, rule)
         except _Refusal as refusal:
             return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
                            detail=refusal.detail)
@@ -568,20 +592,25 @@ class Guard:
                 raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
                                f"token refused: {type(exc).__name__}") from None
             raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "authentication") from None
-        principal = _first_attribute(session, ("principal_arn", "principal", "arn"))
-        trail.session_id = _first_attribute(session, ("jti", "session_id", "token_id"))
+        facts = self._sessions.facts(session, _session_names)
+        principal, trail.session_id = (facts.principal, facts.session_id) if facts is not None else \
+            _session_names(session)
         if not isinstance(principal, str) or not principal:
             raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR, "the session names no principal")
         trail.principal = principal
+        normalized: dict[str, tuple[Any, ...]] | None = None
         try:
             policy_set = self.authority.policy_set_for(session)
-            context = session.context(self.clock.now())
+            if facts is not None:
+                context, normalized = facts.context_at(self.clock.now())
+            else:
+                context = dict(session.context(self.clock.now()))
         except Exception as exc:  # classified below; never passes
             if _refusal_error(exc):
                 raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
                                f"session refused: {type(exc).__name__}") from None
             raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "loading the session's policies") from None
-        return Identity(principal, policy_set, dict(context), source, session, trail.session_id)
+        return Identity(principal, policy_set, context, source, session, trail.session_id, normalized)
 
     def _login_identity(self, login: str | Login, trail: _Trail) -> Identity:
         if isinstance(login, str):

@@ -1,4 +1,5 @@
-"""Running the command line: as a real process (`python -m iamguard.cli`) and in-process through `main`."""
+"""Running the command line: as a real process (the installed `iamguard` console script) and in-process
+through `main`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ from iamguard.cli import main
 from iamguard.clock import Clock
 
 REPO_ROOT = Path(iamguard.__file__).resolve().parent.parent
+# Where conftest.py keeps the report of a test's call phase, for fixtures that check more at teardown
+# only when the test itself passed (a failed test needs no second, derived failure).
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+# The entry point pip installs next to this interpreter (`iamguard = iamguard.cli:main`), as users run it.
+CONSOLE_SCRIPT = Path(sys.executable).parent / "iamguard"
+
+
+def console_command() -> list[str]:
+    """How to start the program in a subprocess."""
+    if CONSOLE_SCRIPT.exists():
+        return [str(CONSOLE_SCRIPT)]
+    # The package is not installed into this interpreter's environment (tests run from a bare
+    # checkout): the module entry point runs the same `main`, though not the installed script.
+    return [sys.executable, "-m", "iamguard.cli"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +47,13 @@ class Outcome:
 
 def run_process(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
                 cwd: Path | None = None) -> Outcome:
-    """The program as users run it: a separate interpreter, real stdin/stdout/stderr and exit status."""
+    """The program as users run it: the console script in a separate process, real stdin/stdout/stderr
+    and exit status. PYTHONPATH puts this checkout first, so the code under test is what runs."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("IAMGUARD_")}
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
     environment.update(env or {})
     completed = subprocess.run(
-        [sys.executable, "-m", "iamguard.cli", *args], input=stdin, capture_output=True, text=True,
+        [*console_command(), *args], input=stdin, capture_output=True, text=True,
         env=environment, cwd=cwd, timeout=60, check=False,
     )
     return Outcome(completed.returncode, completed.stdout, completed.stderr)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 
+from iamguard.cli import main
 from iamguard.clock import FrozenClock
 from iamguard.credentials import Credentials
+from iamguard.credentials.errors import PasswordExpired
 from iamguard.directory import Directory
 from iamguard.store.sqlite import SQLiteStore
 from tests.cli.support import Outcome, run_main
@@ -170,3 +173,29 @@ def test_assume_role_with_session_policy_and_tags(cli: Cli, tmp_path: Path) -> N
 def test_bad_key_settings_are_one_line_without_the_value(cli: Cli, value: str) -> None:
     outcome = cli("iam", "create-access-key", "--user-name", "alice", env={"IAMGUARD_DATA_KEY": value})
     assert outcome.code == 2 and "$IAMGUARD_DATA_KEY must be 32 bytes" in outcome.err and value not in outcome.err
+
+
+@pytest.mark.parametrize("args", [
+    ["iam", "create-login-profile", "--user-name", "nobody"],
+    ["iam", "update-login-profile", "--user-name", "alice", "--set-password"],  # alice has no password yet
+])
+def test_password_commands_report_a_missing_user_or_profile_before_reading_stdin(
+        cli: Cli, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    stdin = io.BytesIO(b"Some-password-1\n")
+    capsys.readouterr()
+    code = main(args, stdin=stdin, environ=cli.env, clock=cli.clock)
+    assert code == 2 and "NoSuchEntity" in capsys.readouterr().err
+    assert stdin.tell() == 0
+
+
+def test_password_expiry_follows_the_policy_and_the_clock(cli: Cli) -> None:
+    cli.ok("iam", "update-account-password-policy", "--max-password-age", "30")
+    cli.ok("iam", "create-login-profile", "--user-name", "alice", env={"IAMGUARD_PASSWORD": "Some-password-1"})
+    store, credentials = cli.credentials()
+    try:
+        assert credentials.check_password("alice", "Some-password-1").user_name == "alice"
+        cli.clock.advance(31 * 86400)
+        with pytest.raises(PasswordExpired, match="older than 30 days"):
+            credentials.check_password("alice", "Some-password-1")
+    finally:
+        store.database.close()

@@ -81,6 +81,8 @@ logger = logging.getLogger("iamguard.web")
 ContextProvider = Callable[[ContextInput], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
 PrincipalResolver = Callable[[WebRequest], "str | Login | Awaitable[str | Login | None] | None"]
 
+_UNSEEN = object()
+
 # Bound on each per-guard memo below (route rules, bound templates, peer addresses): entries are
 # keyed by things that repeat (routes, methods, peers); a flood of new keys only clears the memo.
 _MEMO_LIMIT = 4096
@@ -148,15 +150,23 @@ class GuardConfig:
         return values
 
 
-@dataclass(frozen=True)
 class Identity:
-    principal: str
-    policy_set: PolicySet
-    context: dict[str, Any]  # this request's own copy: the pipeline adds the request's keys to it
-    source: str
-    session: Any = None
-    session_id: str | None = None
-    normalized: dict[str, tuple[Any, ...]] | None = None  # normalize_context(context) as it came, if known
+    """Who asks, for one request: the principal, its policies and its context keys. `context` is
+    this request's own dict (the pipeline adds the request's keys to it); `normalized`, when
+    known, is `normalize_context` of the keys as they came, shared and never changed."""
+
+    __slots__ = ("context", "normalized", "policy_set", "principal", "session", "session_id", "source")
+
+    def __init__(self, principal: str, policy_set: PolicySet, context: dict[str, Any], source: str,
+                 session: Any = None, session_id: str | None = None,
+                 normalized: dict[str, tuple[Any, ...]] | None = None) -> None:
+        self.principal = principal
+        self.policy_set = policy_set
+        self.context = context
+        self.source = source
+        self.session = session
+        self.session_id = session_id
+        self.normalized = normalized
 
 
 @dataclass(frozen=True)
@@ -238,15 +248,16 @@ def _session_names(session: Any) -> tuple[Any, Any]:
             _first_attribute(session, ("jti", "session_id", "token_id")))
 
 
-def _assembled(principal: str, action: str, resource: str, context: dict[str, Any],
-               session_values: dict[str, tuple[Any, ...]], network: dict[str, Any]) -> Request | None:
-    """The Request for `context` (the session's keys, then `network`'s) built from the session
-    keys' normalized form, or None when a network key shares a name with a session key (the
-    plain constructor then settles which one counts, exactly as before)."""
-    network_values = normalize_context(network)
-    if not network_values.keys().isdisjoint(session_values):
-        return None
-    return Request.prenormalized(principal, action, resource, context, {**session_values, **network_values})
+def _request(identity: Identity, action: str, resource: str, context: dict[str, Any],
+             network_values: dict[str, tuple[Any, ...]]) -> Request:
+    """The evaluator's Request for `context` (the identity's keys, then the network's). When the
+    identity's keys come normalized already, only the network's are new, unless a network key
+    shares a name with an identity key: the plain constructor then settles which one counts."""
+    session_values = identity.normalized
+    if session_values is not None and network_values.keys().isdisjoint(session_values):
+        return Request.prenormalized(identity.principal, action, resource, context,
+                                     {**session_values, **network_values})
+    return Request(identity.principal, action, resource, context)
 
 
 def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
@@ -396,11 +407,11 @@ class Guard:
             if request.method == "OPTIONS" and not request.websocket:
                 return Verdict(False, codes.PREFLIGHT, response=responses.preflight(request.allow))
             now = self.clock.now()
-            network = self._network_context(request, now, trail)
+            network, network_values = self._network_context(request, now, trail)
             if self.resolver is None:  # no hook that may await: no nested generator either
-                identity = self._token_identity(request, trail)
+                identity = self._token_identity(request, trail, now)
             else:
-                identity = yield from self._identify(request, trail)
+                identity = yield from self._identify(request, trail, now)
             if identity is None:
                 raise _Refusal(responses.missing_credentials(self.config.realm), codes.MISSING_CREDENTIALS)
             if rule is None or rule.action is None or rule.resource is None:
@@ -414,7 +425,6 @@ class Guard:
             # The principal's keys first, then the network keys: those always describe this request.
             context = identity.context
             context.update(network)
-            question: Request | None = None
             if self.providers or rule.context:
                 provided = ContextInput(request, params, identity.principal, action, resource)
                 for provider in (*self.providers, *rule.context):
@@ -428,10 +438,9 @@ class Guard:
                         reason = codes.CONTEXT_ERROR if reason == codes.INTERNAL_ERROR else reason
                         raise _Refusal(responses.unavailable(), reason,
                                        f"context provider failed: {type(exc).__name__}") from None
-            elif identity.normalized is not None:
-                question = _assembled(identity.principal, action, resource, context, identity.normalized, network)
-            if question is None:
                 question = Request(identity.principal, action, resource, context)
+            else:
+                question = _request(identity, action, resource, context, network_values)
             return self._decide(identity, question, params, trail, rule)
         except _Refusal as refusal:
             return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
@@ -457,7 +466,8 @@ class Guard:
         routes = self.routes
         key = (method, request.route, *map(id, declared))
         seen = self._rules_seen.get(key)
-        if seen is None or seen[1] is not routes or seen[2] != routes.version or not _same_objects(seen[0], declared):
+        if seen is None or seen[1] is not routes or seen[2] != routes.version or \
+                (seen[0] is not declared and not _same_objects(seen[0], declared)):
             seen = (declared, routes, routes.version, *self._find_rule(declared, method, request.route))
             if len(self._rules_seen) >= _MEMO_LIMIT:
                 self._rules_seen.clear()
@@ -494,13 +504,17 @@ class Guard:
             self._method_checked[key] = problem
         return self._method_checked[key]
 
-    def _network_context(self, request: WebRequest, now: datetime, trail: _Trail) -> dict[str, Any]:
+    def _network_context(self, request: WebRequest, now: datetime,
+                         trail: _Trail) -> tuple[dict[str, Any], dict[str, tuple[Any, ...]]]:
+        """The request's network and time keys, and the same keys as the evaluator normalizes
+        them (lower-case names, one-value tuples: every value here is a plain, present scalar)."""
         proxies = self.config.trusted_proxies
         assert isinstance(proxies, TrustedProxies)
-        if proxies:
+        headers = request._header_map
+        if proxies.networks:
             try:
-                address = source_ip(request.client, request.header("x-forwarded-for"), proxies)
-                secure = secure_transport(request.scheme, request.client, request.header("x-forwarded-proto"),
+                address = source_ip(request.client, headers.get("x-forwarded-for", []), proxies)
+                secure = secure_transport(request.scheme, request.client, headers.get("x-forwarded-proto", []),
                                           proxies)
             except ForwardedHeaderError as exc:
                 raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
@@ -510,33 +524,34 @@ class Guard:
             secure = request.scheme in ("https", "wss")
         trail.source_ip = address
         epoch = int(now.timestamp())
-        context: dict[str, Any] = {
-            "aws:SecureTransport": secure,
-            "aws:CurrentTime": _utc_text(epoch),  # whole seconds, as IAM reports it
-            "aws:EpochTime": epoch,
-        }
+        current = _utc_text(epoch)  # whole seconds, as IAM reports it
+        context: dict[str, Any] = {"aws:SecureTransport": secure, "aws:CurrentTime": current, "aws:EpochTime": epoch}
+        values = {"aws:securetransport": (secure,), "aws:currenttime": (current,), "aws:epochtime": (epoch,)}
         if address is not None:
             context["aws:SourceIp"] = address
-        user_agent = request.header("user-agent")
+            values["aws:sourceip"] = (address,)
+        user_agent = headers.get("user-agent")
         if user_agent:
-            context["aws:UserAgent"] = ", ".join(user_agent)
-        referer = request.header("referer")
+            context["aws:UserAgent"] = text = ", ".join(user_agent)
+            values["aws:useragent"] = (text,)
+        referer = headers.get("referer")
         if referer:
-            context["aws:Referer"] = ", ".join(referer)
-        return context
+            context["aws:Referer"] = text = ", ".join(referer)
+            values["aws:referer"] = (text,)
+        return context, values
 
     def _peer_text(self, client: str | None) -> str | None:
         """`source_ip` without trusted proxies (the peer's canonical text), remembered per peer."""
         if not client:
             return None
-        if client in self._peers:
-            return self._peers[client]
-        address = parse_address(client)
-        text = str(address) if address is not None else None
-        if len(self._peers) >= _MEMO_LIMIT:
-            self._peers.clear()
-        self._peers[client] = text
-        return text
+        text = self._peers.get(client, _UNSEEN)
+        if text is _UNSEEN:
+            address = parse_address(client)
+            text = str(address) if address is not None else None
+            if len(self._peers) >= _MEMO_LIMIT:
+                self._peers.clear()
+            self._peers[client] = text
+        return text  # type: ignore[return-value]
 
     def _credential(self, request: WebRequest) -> Credential | None:
         config = self.config
@@ -548,17 +563,17 @@ class Guard:
                 raise _Refusal(responses.invalid_request(config.realm, str(exc)), exc.reason, str(exc)) from None
             raise _Refusal(responses.invalid_token(config.realm), exc.reason, str(exc)) from None
 
-    def _token_identity(self, request: WebRequest, trail: _Trail) -> Identity | None:
+    def _token_identity(self, request: WebRequest, trail: _Trail, now: datetime) -> Identity | None:
         """`_identify` for a guard without a principal resolver: the token is the only source."""
         credential = self._credential(request)
         if credential is None:
             return None
-        identity = self._session_identity(credential.token, credential.source, trail)
+        identity = self._session_identity(credential.token, credential.source, trail, now)
         if credential.source == "cookie":
             self._check_origin(request)
         return identity
 
-    def _identify(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Identity | None]:
+    def _identify(self, request: WebRequest, trail: _Trail, now: datetime) -> Generator[Any, Any, Identity | None]:
         config = self.config
         credential = self._credential(request)
         login: str | Login | None = None
@@ -573,7 +588,7 @@ class Guard:
             detail = "the request carries a token and an application login"
             raise _Refusal(responses.invalid_request(config.realm, detail), codes.INVALID_REQUEST, detail)
         if credential is not None:
-            identity = self._session_identity(credential.token, credential.source, trail)
+            identity = self._session_identity(credential.token, credential.source, trail, now)
             if credential.source == "cookie":
                 self._check_origin(request)
             return identity
@@ -581,7 +596,7 @@ class Guard:
             return self._login_identity(login, trail)
         return None
 
-    def _session_identity(self, token: str, source: str, trail: _Trail) -> Identity:
+    def _session_identity(self, token: str, source: str, trail: _Trail, now: datetime) -> Identity:
         realm = self.config.realm
         if self.authority is None:
             raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
@@ -602,9 +617,9 @@ class Guard:
         try:
             policy_set = self.authority.policy_set_for(session)
             if facts is not None:
-                context, normalized = facts.context_at(self.clock.now())
+                context, normalized = facts.context_at(now)
             else:
-                context = dict(session.context(self.clock.now()))
+                context = dict(session.context(now))
         except Exception as exc:  # classified below; never passes
             if _refusal_error(exc):
                 raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
@@ -665,11 +680,10 @@ class Guard:
             self._bound[id(template)] = seen
         bound = seen[1]
         if bound is not None:  # the usual case: the fixed values are already in the template
-            if bound.fixed_names:
+            if not bound.fixed_names.isdisjoint(params):
                 clash = [name for name in params if name in bound.fixed_names]
-                if clash:
-                    raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
-                                   f"{sorted(clash)} is both a path parameter and a fixed template value")
+                raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
+                               f"{sorted(clash)} is both a path parameter and a fixed template value")
             try:
                 return bound.render(params)
             except TemplateError as exc:

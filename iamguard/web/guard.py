@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from iamguard import audit as codes
 from iamguard.audit import Auditor, AuditRecord, AuditSink, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
-from iamguard.engine.context import Request, normalize_context
+from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
 from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import IamGuardError
@@ -409,9 +409,9 @@ class Guard:
             now = self.clock.now()
             network, network_values = self._network_context(request, now, trail)
             if self.resolver is None:  # no hook that may await: no nested generator either
-                identity = self._token_identity(request, trail, now)
+                identity = self._token_identity(request, trail)
             else:
-                identity = yield from self._identify(request, trail, now)
+                identity = yield from self._identify(request, trail)
             if identity is None:
                 raise _Refusal(responses.missing_credentials(self.config.realm), codes.MISSING_CREDENTIALS)
             if rule is None or rule.action is None or rule.resource is None:
@@ -563,17 +563,17 @@ class Guard:
                 raise _Refusal(responses.invalid_request(config.realm, str(exc)), exc.reason, str(exc)) from None
             raise _Refusal(responses.invalid_token(config.realm), exc.reason, str(exc)) from None
 
-    def _token_identity(self, request: WebRequest, trail: _Trail, now: datetime) -> Identity | None:
+    def _token_identity(self, request: WebRequest, trail: _Trail) -> Identity | None:
         """`_identify` for a guard without a principal resolver: the token is the only source."""
         credential = self._credential(request)
         if credential is None:
             return None
-        identity = self._session_identity(credential.token, credential.source, trail, now)
+        identity = self._session_identity(credential.token, credential.source, trail)
         if credential.source == "cookie":
             self._check_origin(request)
         return identity
 
-    def _identify(self, request: WebRequest, trail: _Trail, now: datetime) -> Generator[Any, Any, Identity | None]:
+    def _identify(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Identity | None]:
         config = self.config
         credential = self._credential(request)
         login: str | Login | None = None
@@ -588,7 +588,7 @@ class Guard:
             detail = "the request carries a token and an application login"
             raise _Refusal(responses.invalid_request(config.realm, detail), codes.INVALID_REQUEST, detail)
         if credential is not None:
-            identity = self._session_identity(credential.token, credential.source, trail, now)
+            identity = self._session_identity(credential.token, credential.source, trail)
             if credential.source == "cookie":
                 self._check_origin(request)
             return identity
@@ -596,7 +596,7 @@ class Guard:
             return self._login_identity(login, trail)
         return None
 
-    def _session_identity(self, token: str, source: str, trail: _Trail, now: datetime) -> Identity:
+    def _session_identity(self, token: str, source: str, trail: _Trail) -> Identity:
         realm = self.config.realm
         if self.authority is None:
             raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
@@ -617,9 +617,9 @@ class Guard:
         try:
             policy_set = self.authority.policy_set_for(session)
             if facts is not None:
-                context, normalized = facts.context_at(now)
+                context, normalized = facts.context_at(self.clock.now())
             else:
-                context = dict(session.context(now))
+                context = dict(session.context(self.clock.now()))
         except Exception as exc:  # classified below; never passes
             if _refusal_error(exc):
                 raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,

@@ -28,7 +28,6 @@ the router dispatched the request with the same path parameters the middleware a
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import logging
@@ -83,12 +82,24 @@ def web_request(scope: Scope, match: RouteMatch | None = None, *,
     client = scope.get("client")
     params = dict(match.params) if match is not None else dict(scope.get("path_params", {}))
     methods = match.methods if match is not None else None
-    return WebRequest(
+    # Decoded and grouped by name in one pass; the guard reads the grouping.
+    headers: list[tuple[str, str]] = []
+    grouped: dict[str, list[str]] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers.append((name, value))
+        same = grouped.get(name)
+        if same is None:
+            grouped[name] = [value]
+        else:
+            same.append(value)
+    request = WebRequest(
         method="GET" if websocket else scope["method"],
         path=scope["path"],
         raw_path=scope.get("raw_path"),
         query_string=scope.get("query_string", b""),
-        headers=_headers(scope),
+        headers=tuple(headers),
         client=client[0] if client else None,
         scheme=scope.get("scheme", "ws" if websocket else "http"),
         route=match.template if match is not None else None,
@@ -97,6 +108,8 @@ def web_request(scope: Scope, match: RouteMatch | None = None, *,
         websocket=websocket,
         allow=_allow_header(methods) if methods else None,
     )
+    request.prime_header_map(grouped)
+    return request
 
 
 def _encoded(response: WebResponse) -> list[tuple[bytes, bytes]]:
@@ -359,7 +372,7 @@ async def _authorize_in_endpoint(guard: Guard, item: RouteRule, connection: HTTP
         return json_response(403, {"error": "AccessDenied", "action": item.action, "resource": None})
     route = scope.get("route")
     template = getattr(route, "path_format", None) if route is not None else None
-    request = dataclasses.replace(web_request(scope, None, declared=(item,)), route=template, path_params=params)
+    request = web_request(scope, None, declared=(item,)).replaced(route=template, path_params=params)
     verdict = await guard.check(request)
     if verdict.allowed:
         assert verdict.iam is not None

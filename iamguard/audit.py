@@ -193,14 +193,20 @@ class Auditor:
         elif isinstance(sinks, AuditSink):
             sinks = [sinks]
         self.sinks: tuple[AuditSink, ...] = tuple(sinks)
+        # Each sink's `wants` (None: it keeps everything), looked up once per `sinks` tuple: the
+        # guard asks on every request.
+        self._wants_of: tuple[tuple[AuditSink, ...], tuple[Any, ...]] = ((), ())
         self.failures = 0
         self._failure_logger = logging.getLogger(FAILURE_LOGGER)
 
     def wants(self, effect: str) -> bool:
         """Whether any sink keeps records of this effect ("Allow" or "Deny"). Sinks without a
         `wants` method keep everything."""
-        for sink in self.sinks:
-            wants = getattr(sink, "wants", None)
+        sinks, found = self._wants_of
+        if sinks is not self.sinks:
+            found = tuple(getattr(sink, "wants", None) for sink in self.sinks)
+            self._wants_of = (self.sinks, found)
+        for wants in found:
             if wants is None or wants(effect):
                 return True
         return False

@@ -45,20 +45,18 @@ class GenerationWatch:
         self._sources = sources
         self._clock = clock
         self._ttl = ttl
-        self._lock = threading.Lock()
-        self._seen: tuple[int, ...] | None = None
-        self._value: tuple[int, ...] = ()
-        self._checked_at = 0.0
+        # (commits seen, generations, when checked): one tuple, replaced whole, so that the hot
+        # path (several reads per authenticated request) needs no lock to see a consistent state.
+        self._state: tuple[tuple[int, ...] | None, tuple[int, ...], float] = (None, (), 0.0)
 
     def current(self) -> tuple[int, ...]:
-        commits = tuple(source.local_commits for source in self._sources)
+        commits = tuple([source.local_commits for source in self._sources])
         now = self._clock.time()
-        with self._lock:
-            if commits == self._seen and 0.0 <= now - self._checked_at < self._ttl:
-                return self._value
+        seen, value, checked_at = self._state
+        if commits == seen and 0.0 <= now - checked_at < self._ttl:
+            return value
         value = tuple(source.generation() for source in self._sources)
-        with self._lock:
-            self._seen, self._value, self._checked_at = commits, value, now
+        self._state = (commits, value, now)
         return value
 
 

@@ -21,25 +21,29 @@ from typing import Any
 from iamguard.web.inventory import RouteEntry
 from iamguard.web.routes import WEBSOCKET, RouteRule, rules_of
 from iamguard.web.target import DEFAULT_METHODS
+from iamguard.web.values import quick_init
 
 _FULL, _PARTIAL, _NONE = "FULL", "PARTIAL", "NONE"
 
 
-def _starlette_classes() -> tuple[frozenset[type], frozenset[type]]:
+def _starlette_classes() -> tuple[frozenset[type], frozenset[type], dict[int, str]]:
     """Route classes whose `matches(scope)` only reads the scope: starlette's own, exactly (a
-    subclass may override it, and FastAPI's routes keep matching state in the scope). The second
-    set holds those that are endpoints (not mounts or hosts)."""
+    subclass may override it, and FastAPI's routes keep matching state in the scope); those of
+    them that are endpoints (not mounts or hosts); and starlette's Match members by identity (an
+    Enum member's `.name` goes through a Python-level descriptor)."""
     try:
         from starlette import routing
     except ImportError:  # this module is duck-typed; without starlette every route gets a copy
-        return frozenset(), frozenset()
+        return frozenset(), frozenset(), {}
     leaves = frozenset({routing.Route, routing.WebSocketRoute})
-    return leaves | {routing.Mount, routing.Host}, leaves
+    names = {id(member): member.name for member in routing.Match}
+    return leaves | {routing.Mount, routing.Host}, leaves, names
 
 
-_PURE_MATCHERS, _PURE_LEAVES = _starlette_classes()
+_PURE_MATCHERS, _PURE_LEAVES, _MATCH_NAMES = _starlette_classes()
 
 
+@quick_init
 @dataclass(frozen=True)
 class RouteMatch:
     """The route the router will run: its template (mount prefixes included, converters
@@ -53,6 +57,7 @@ class RouteMatch:
     methods: frozenset[str] | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class NoRoute:
     """No route matched. `safe` is True when the router's answer runs no endpoint (404 or a
@@ -62,7 +67,8 @@ class NoRoute:
 
 
 def _match_name(match: Any) -> str:
-    return str(getattr(match, "name", match))
+    known = _MATCH_NAMES.get(id(match))  # enum members live as long as their class: ids are stable
+    return known if known is not None else str(getattr(match, "name", match))
 
 
 def _is_included_router(route: Any) -> bool:
@@ -310,7 +316,11 @@ def find_router(app: Any) -> Any:
 
 def resolve(router: Any, scope: dict[str, Any]) -> RouteMatch | NoRoute:
     method = WEBSOCKET if scope.get("type") == "websocket" else scope.get("method", "")
-    return _pick(list(router.routes), scope, "", method, router)
+    # One private copy of the scope for the whole walk: starlette's own routes only read it (and
+    # were they to write, they would write into this copy, in the router's order, as they would
+    # into the scope the router walks); other routes each get a copy of their own. The routes are
+    # the router's own list, walked as the router walks it.
+    return _pick(router.routes, _probe(scope), "", method, router)
 
 
 # ---- inventory: every route of an app, for the listing and the strict startup check ----------

@@ -73,8 +73,10 @@ from iamguard.web.target import (
     check_path,
     check_raw_path,
     is_plain,
+    is_plain_path,
 )
 from iamguard.web.tokens import MAX_TOKEN_LENGTH, Credential, CredentialError, find_credential
+from iamguard.web.values import quick_init
 
 logger = logging.getLogger("iamguard.web")
 
@@ -169,6 +171,7 @@ class Identity:
         self.normalized = normalized
 
 
+@quick_init
 @dataclass(frozen=True)
 class Verdict:
     """`allowed`: run the handler. Otherwise send `response` (it is always set then)."""
@@ -366,9 +369,14 @@ class Guard:
             if rejection is not None:
                 return rejection
         raw = request.raw_path
-        if raw is None or not is_plain(raw, request.path, config.max_path_length):
-            rejection = (check_raw_path(raw, config.max_path_length) if raw is not None else None) or \
-                check_path(request.path, config.max_path_length)
+        if raw is not None:
+            if not is_plain(raw, request.path, config.max_path_length):
+                rejection = check_raw_path(raw, config.max_path_length) or \
+                    check_path(request.path, config.max_path_length)
+                if rejection is not None:
+                    return rejection
+        elif not is_plain_path(request.path, config.max_path_length):
+            rejection = check_path(request.path, config.max_path_length)
             if rejection is not None:
                 return rejection
         if request.query_string or request.has_any_header(OVERRIDE_HEADERS):
@@ -555,8 +563,9 @@ class Guard:
 
     def _credential(self, request: WebRequest) -> Credential | None:
         config = self.config
+        headers = request._header_map
         try:
-            return find_credential(request.header("authorization"), request.header("cookie"),
+            return find_credential(headers.get("authorization", ()), headers.get("cookie", ()),
                                    config.cookie_name, max_length=config.max_token_length)
         except CredentialError as exc:
             if exc.status == 400:

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from iamguard.engine.decision import Decision
 from iamguard.web.routes import RouteRule
+from iamguard.web.values import quick_init
 
 ANONYMOUS = "anonymous"
 
 
+def group_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    """Header values by (lower-case) name, in order."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers:
+        same = grouped.get(name)
+        if same is None:
+            grouped[name] = [value]
+        else:
+            same.append(value)
+    return grouped
+
+
+@quick_init
 @dataclass(frozen=True)
 class WebRequest:
     """What an adapter tells the guard about one request.
@@ -42,10 +56,27 @@ class WebRequest:
 
     @cached_property
     def _header_map(self) -> dict[str, list[str]]:
-        grouped: dict[str, list[str]] = {}
-        for name, value in self.headers:
-            grouped.setdefault(name, []).append(value)
-        return grouped
+        return group_headers(self.headers)
+
+    def replaced(self, **changes: Any) -> WebRequest:
+        """`dataclasses.replace(self, **changes)`, keeping the grouped headers when the headers
+        stay the same (adapters complete a screened request with the router's result)."""
+        unknown = changes.keys() - _WEB_REQUEST_FIELDS
+        if unknown:
+            raise TypeError(f"WebRequest has no field {sorted(unknown)[0]!r}")
+        copy = object.__new__(WebRequest)
+        values = copy.__dict__
+        values.update(self.__dict__)
+        values.update(changes)
+        if "headers" in changes:
+            values.pop("_header_map", None)
+        return copy
+
+    def prime_header_map(self, grouped: dict[str, list[str]]) -> None:
+        """For adapters that group the headers while reading them: `grouped` (which must be
+        `group_headers(self.headers)`) is used as is. Spares the first look-up its computation
+        and cached_property's lock, taken once per new object on Python 3.11."""
+        self.__dict__["_header_map"] = grouped
 
     def header(self, name: str) -> list[str]:
         """Every value of header `name` (lower case), in order."""
@@ -64,6 +95,10 @@ class WebRequest:
         return not names.isdisjoint(self._header_map)
 
 
+_WEB_REQUEST_FIELDS = frozenset(item.name for item in fields(WebRequest))
+
+
+@quick_init
 @dataclass(frozen=True)
 class Login:
     """What a principal resolver returns for an app that logs users in itself: the iamguard
@@ -74,6 +109,7 @@ class Login:
     session_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class ContextInput:
     """What a context provider receives."""
@@ -85,6 +121,7 @@ class ContextInput:
     resource: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class IamContext:
     """What the handler can read (`request.state.iam`, `flask.g.iam`, `request.iam`).

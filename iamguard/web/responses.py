@@ -13,9 +13,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from iamguard.web.values import quick_init
+
 _NO_STORE = ("cache-control", "no-store")
 
 
+@quick_init
 @dataclass(frozen=True)
 class WebResponse:
     status: int

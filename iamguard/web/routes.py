@@ -121,7 +121,13 @@ class BoundTemplate:
     fixed_names: frozenset[str]
 
     def render(self, params: Mapping[str, Any]) -> str:
-        return _fill(self.text, self.pieces, params)
+        pieces = self.pieces
+        if len(pieces) == 2 and isinstance(pieces[0], str) and not isinstance(pieces[1], str):
+            # The common shape, "arn:...:order/{order_id}": one literal then one parameter.
+            name, in_head = pieces[1]
+            if name in params:
+                return pieces[0] + _checked_value(name, in_head, params[name])
+        return _fill(self.text, pieces, params)
 
 
 def _checked_value(name: str, in_head: bool, value: Any) -> str:

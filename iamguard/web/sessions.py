@@ -15,12 +15,17 @@ on every request, as before. Nothing here decides anything, and nothing that dep
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iamguard.credentials.session import Session
 from iamguard.engine.context import normalize_context
+
+if TYPE_CHECKING:
+    from iamguard.credentials.session import Session
+
+_SESSION_MODULE = "iamguard.credentials.session"
 
 _LIMIT = 4096  # sessions remembered at most; a flood of new sessions only empties the memo
 
@@ -58,12 +63,18 @@ class SessionMemo:
 
     def __init__(self) -> None:
         self._facts: dict[int, SessionFacts] = {}
+        self._session_class: type | None = None
 
     def facts(self, session: Any, describe: Callable[[Any], tuple[Any, Any]]) -> SessionFacts | None:
         """The facts of `session`, or None when it is not an iamguard Session. `describe` gives a
         new session's (principal, token id), read once."""
-        if type(session) is not Session:
-            return None
+        if type(session) is not self._session_class:
+            # Looked up, not imported: the web layer does not load the credentials layer, and a
+            # process that never loaded it has no iamguard Session to remember.
+            known = getattr(sys.modules.get(_SESSION_MODULE), "Session", None)
+            if known is None or type(session) is not known:
+                return None
+            self._session_class = known
         facts = self._facts.get(id(session))
         if facts is None or facts.session is not session:
             facts = SessionFacts(session, *describe(session))

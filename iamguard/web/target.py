@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from iamguard.web.values import quick_init
+
 DEFAULT_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OVERRIDE_HEADERS = frozenset({"x-http-method-override", "x-http-method", "x-method-override"})
 OVERRIDE_PARAMETERS = frozenset({"_method"})
@@ -40,12 +42,14 @@ _BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _METHOD = re.compile(r"[A-Za-z]{1,20}", re.ASCII)
 # A raw path made only of these bytes decodes to itself, so one check covers both forms.
 _PLAIN_RAW = re.compile(rb"/[A-Za-z0-9._~!$&'()*+,=:@/-]*")
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,=:@/-]*", re.ASCII)
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 # "%" after decoding can only come from "%25" or a broken escape: refused even when the raw
 # target is unknown (WSGI servers such as wsgiref do not pass it on).
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f\\\\;%\ufffd]")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Rejection:
     """Why a request was refused before routing. `status` is 400 or 405."""
@@ -77,6 +81,13 @@ def is_plain(raw: bytes, path: str, max_length: int = DEFAULT_MAX_PATH_LENGTH) -
     return (len(raw) <= max_length and _PLAIN_RAW.fullmatch(raw) is not None and b"//" not in raw
             and raw == path.encode("ascii", "replace")
             and (b"/." not in raw or _DOT_SEGMENT.search(path) is None))
+
+
+def is_plain_path(path: str, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> bool:
+    """The common case when the raw target is unknown (WSGI): a decoded path of plain characters
+    without dot or empty segments, which `check_path` would accept."""
+    return (len(path) <= max_length and _PLAIN_PATH.fullmatch(path) is not None and "//" not in path
+            and ("/." not in path or _DOT_SEGMENT.search(path) is None))
 
 
 def check_raw_path(raw: bytes, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> Rejection | None:

@@ -29,18 +29,34 @@ def _bearer_lines(value: str) -> list[str]:
     return [value]
 
 
+# Environ key -> (header name,), or () for keys that are not headers. Servers use the same few
+# keys on every request; a flood of made-up header names only empties the memo.
+_HEADER_NAMES: dict[str, tuple[str, ...]] = {}
+_HEADER_NAMES_LIMIT = 4096
+
+
+def _header_name(key: str) -> tuple[str, ...]:
+    if key.startswith("HTTP_"):
+        entry: tuple[str, ...] = (key[5:].replace("_", "-").lower(),)
+    else:
+        entry = (_UNPREFIXED[key],) if key in _UNPREFIXED else ()
+    if len(_HEADER_NAMES) >= _HEADER_NAMES_LIMIT:
+        _HEADER_NAMES.clear()
+    _HEADER_NAMES[key] = entry
+    return entry
+
+
 def environ_headers(environ: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The request headers as (lower-case name, value) pairs."""
     headers: list[tuple[str, str]] = []
+    names = _HEADER_NAMES
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").lower()
-        elif key in _UNPREFIXED:
-            name = _UNPREFIXED[key]
-        else:
+        entry = names.get(key)
+        if entry is None:
+            entry = _header_name(key)
+        if not entry or not isinstance(value, str):
             continue
-        if not isinstance(value, str):
-            continue
+        name = entry[0]
         if name == "authorization":
             headers.extend((name, line) for line in _bearer_lines(value))
         else:

@@ -11,13 +11,13 @@ separate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
 from django_iamguard.routing import class_methods, declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
+from iamguard.web.request import group_headers
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
 
 
@@ -58,7 +58,9 @@ def connection_request(request: HttpRequest) -> WebRequest:
     the guard screens it before Django resolves anything, and treats it as unmapped."""
     scope = getattr(request, "scope", None)
     connection = _from_scope(scope) if isinstance(scope, Mapping) else _from_environ(request.META)
-    return WebRequest(path=request.path_info, native=request, **connection)
+    described = WebRequest(path=request.path_info, native=request, **connection)
+    described.prime_header_map(group_headers(described.headers))
+    return described
 
 
 def with_route(base: WebRequest, request: HttpRequest, *, declared: tuple[RouteRule, ...] | None = None,
@@ -66,14 +68,14 @@ def with_route(base: WebRequest, request: HttpRequest, *, declared: tuple[RouteR
     """`base` completed with Django's resolver result for `request`."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return replace(base, path=request.path_info)
+        return base.replaced(path=request.path_info)
     view_class = getattr(match.func, "view_class", None)
     if declared is None:
         is_public = bool(public_namespaces.intersection(match.namespaces))
         declared = declared_rules(match.func, base.method, public_namespace=is_public)
-    return replace(base, path=request.path_info, route=route_template(match.route),
-                   path_params=dict(match.captured_kwargs), declared=declared,
-                   allow=", ".join(class_methods(view_class)) if view_class is not None else None)
+    return base.replaced(path=request.path_info, route=route_template(match.route),
+                         path_params=dict(match.captured_kwargs), declared=declared,
+                         allow=", ".join(class_methods(view_class)) if view_class is not None else None)
 
 
 def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[RouteRule, ...] | None = None,

@@ -15,6 +15,7 @@ from flask import Flask, Request, Response
 
 from flask_iamguard.routing import blueprint_chain, declared_rules, route_template
 from iamguard.web import RouteRule, WebRequest, WebResponse
+from iamguard.web.request import group_headers
 from iamguard.web.target import DEFAULT_METHODS
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
 
@@ -62,12 +63,13 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
         params = dict(request.view_args or {})
         if declared is None:
             declared = found
-    return WebRequest(
+    headers = environ_headers(environ)
+    described = WebRequest(
         method=method,
         path=request.path,
         raw_path=raw_target(environ),
         query_string=query_bytes(environ),
-        headers=environ_headers(environ),
+        headers=headers,
         client=peer,
         scheme=scheme,
         route=route,
@@ -76,6 +78,8 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
         allow=allow,
         native=request,
     )
+    described.prime_header_map(group_headers(headers))
+    return described
 
 
 def flask_response(response: WebResponse) -> Response:

@@ -28,7 +28,7 @@ from iamguard.audit import MemorySink
 from iamguard.store.database import StoreError
 from iamguard.web import Login, RouteConfigError
 from tests.integrations.django_views import CALLS
-from tests.integrations.support import ORDER, bearer, call_wsgi, stub_guard
+from tests.integrations.support import COMMON_ATTACKS, ORDER, READER, bearer, call_wsgi, stub_guard
 from tests.web.asgi_support import call_raw
 from tests.web.stubs import (
     ALICE,
@@ -47,7 +47,6 @@ MIDDLEWARE = [
     "django_iamguard.middleware.IamGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-READER = bearer("reader")
 FLAVOURS = pytest.mark.parametrize("urls", [SYNC_URLS, ASYNC_URLS], ids=["sync-views", "async-views"])
 
 
@@ -126,45 +125,9 @@ def test_the_view_receives_exactly_the_values_in_the_resource(urls: str, kind: s
 
 
 ATTACKS: list[tuple[str, bytes, tuple[tuple[str, str], ...], int]] = [
-    ("GET", b"/orders/1%2F..%2Fadmin", READER, 400),
-    ("GET", b"/orders/1%2fx", READER, 400),
-    ("GET", b"/orders/%2e%2e/admin", READER, 400),
-    ("GET", b"/orders/../admin", READER, 400),
-    ("GET", b"/orders/./1", READER, 400),
-    ("GET", b"//admin", READER, 400),
-    ("GET", b"/orders//1", READER, 400),
-    ("GET", b"/orders/1;x=y", READER, 400),
-    ("GET", b"/orders/1%3b", READER, 400),
-    ("GET", b"/orders/1%252F", READER, 400),
-    ("GET", b"/orders/1%00", READER, 400),
-    ("GET", b"/orders/1%0a", READER, 400),
-    ("GET", b"/orders/%201", READER, 400),
-    ("GET", b"/orders/1\\", READER, 400),
-    ("GET", b"/orders/%ff", READER, 400),
-    ("GET", b"/health%3F/../admin", (), 400),
-    ("GET", b"/files/a%2F..%2F..%2Fetc", READER, 400),
-    ("GET", b"/ADMIN", READER, 404),  # Django's resolver is case-sensitive: a case change routes nowhere
-    ("GET", b"/Orders/1", READER, 404),
-    ("GET", b"/orders/1/", READER, 404),
+    *COMMON_ATTACKS,
     ("GET", b"/slashed/1", READER, 301),  # CommonMiddleware's APPEND_SLASH redirect: no view, no data
-    ("GET", b"/admin", READER, 403),  # unmapped, authenticated
-    ("GET", b"/admin", (), 401),  # unmapped, anonymous
-    ("get", b"/orders/1", READER, 400),
-    ("TRACE", b"/orders/1", READER, 405),
     ("POST", b"/orders/1", READER, 403),  # Django routes every method to a function view: POST is unmapped
-    ("POST", b"/orders/1", (*READER, ("x-http-method-override", "GET")), 400),
-    ("POST", b"/orders/1?_method=GET", READER, 400),
-    ("DELETE", b"/orders/1", (*READER, ("x-http-method", "GET")), 400),
-    ("POST", b"/orders/1/lines", (*READER, ("x-method-override", "GET")), 400),
-    ("OPTIONS", b"/orders/1", (), 204),  # answered by the guard, never the view
-    ("GET", b"/orders/1", bearer("forged"), 401),
-    ("GET", b"/orders/1", bearer("alg.none."), 401),
-    ("GET", b"/orders/1", (("authorization", "Bearer reader"), ("authorization", "Bearer writer")), 400),
-    ("GET", b"/orders/1", (("authorization", "Basic eDp5"), ("authorization", "Bearer reader")), 400),
-    ("GET", b"/orders/1?access_token=reader", (), 400),
-    ("DELETE", b"/orders/1", READER, 403),
-    ("DELETE", b"/orders/1", bearer("writer"), 401),  # step-up
-    ("POST", b"/orders/1/lines", READER, 403),
     ("GET", b"/handled/8", bearer("seven"), 403),
     ("GET", b"/re/ab.json", READER, 404),
 ]

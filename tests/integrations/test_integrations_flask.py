@@ -14,10 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from iamguard.store.database import StoreError
 from iamguard.web import Guard, UnmappedRoutesError, public, rule
 from tests.integrations.apps import flask_app
-from tests.integrations.support import ORDER, Calls, bearer, call_wsgi, stub_guard
+from tests.integrations.support import COMMON_ATTACKS, ORDER, READER, Calls, bearer, call_wsgi, stub_guard
 from tests.web.stubs import ALICE, ORDER_ARN, TENANT, StubSession, TokenRefused, standard_authority
-
-READER = bearer("reader")
 
 
 def build(**guard_options: Any) -> tuple[Flask, Calls, Any]:
@@ -61,46 +59,10 @@ def test_the_view_receives_exactly_the_values_in_the_resource(target: bytes, val
 
 
 ATTACKS: list[tuple[str, bytes, tuple[tuple[str, str], ...], int]] = [
-    ("GET", b"/orders/1%2F..%2Fadmin", READER, 400),
-    ("GET", b"/orders/1%2fx", READER, 400),
-    ("GET", b"/orders/%2e%2e/admin", READER, 400),
-    ("GET", b"/orders/../admin", READER, 400),
-    ("GET", b"/orders/./1", READER, 400),
-    ("GET", b"//admin", READER, 400),
-    ("GET", b"/orders//1", READER, 400),
-    ("GET", b"/orders/1;x=y", READER, 400),
-    ("GET", b"/orders/1%3b", READER, 400),
-    ("GET", b"/orders/1%252F", READER, 400),
-    ("GET", b"/orders/1%00", READER, 400),
-    ("GET", b"/orders/1%0a", READER, 400),
-    ("GET", b"/orders/%201", READER, 400),
-    ("GET", b"/orders/1\\", READER, 400),
-    ("GET", b"/orders/%ff", READER, 400),
-    ("GET", b"/health%3F/../admin", (), 400),
-    ("GET", b"/files/a%2F..%2F..%2Fetc", READER, 400),
-    ("GET", b"/ADMIN", READER, 404),  # Werkzeug is case-sensitive: a case change routes nowhere
-    ("GET", b"/Orders/1", READER, 404),
-    ("GET", b"/orders/1/", READER, 404),  # no rule ends with a slash here
+    *COMMON_ATTACKS,
     ("GET", b"/slashed/1", READER, 308),  # Werkzeug's strict-slashes redirect: no view, no data
-    ("GET", b"/admin", READER, 403),  # unmapped, authenticated
-    ("GET", b"/admin", (), 401),  # unmapped, anonymous
-    ("get", b"/orders/1", READER, 400),
-    ("TRACE", b"/orders/1", READER, 405),
     ("POST", b"/orders/1", READER, 405),  # Werkzeug's MethodNotAllowed, answered by the guard
-    ("POST", b"/orders/1", (*READER, ("x-http-method-override", "GET")), 400),
-    ("POST", b"/orders/1?_method=GET", READER, 400),
-    ("DELETE", b"/orders/1", (*READER, ("x-http-method", "GET")), 400),
-    ("POST", b"/orders/1/lines", (*READER, ("x-method-override", "GET")), 400),
-    ("OPTIONS", b"/orders/1", (), 204),  # answered by the guard, never the view
-    ("GET", b"/orders/1", bearer("forged"), 401),
-    ("GET", b"/orders/1", bearer("alg.none."), 401),
-    ("GET", b"/orders/1", (("authorization", "Bearer reader"), ("authorization", "Bearer writer")), 400),
-    ("GET", b"/orders/1", (("authorization", "Basic eDp5"), ("authorization", "Bearer reader")), 400),
-    ("GET", b"/orders/1?access_token=reader", (), 400),
-    ("DELETE", b"/orders/1", READER, 403),
-    ("DELETE", b"/orders/1", bearer("writer"), 401),  # step-up
     ("DELETE", b"/orders/1", bearer("writer-old-mfa"), 401),
-    ("POST", b"/orders/1/lines", READER, 403),
 ]
 
 

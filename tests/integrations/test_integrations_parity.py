@@ -25,7 +25,7 @@ from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
 from tests.integrations.apps import flask_app, starlette_app
 from tests.integrations.django_views import CALLS
-from tests.integrations.support import Calls, bearer, call_wsgi, stub_guard
+from tests.integrations.support import READER, Calls, bearer, call_wsgi, stub_guard
 from tests.integrations.test_integrations_examples import django_outcomes, flask_outcomes
 from tests.web.asgi_support import call_raw
 from tests.web.scenarios import SCENARIOS, check, mint_tokens, request_body, request_headers
@@ -94,7 +94,6 @@ def test_the_examples_answer_the_scenario_table_identically(tmp_path_factory: py
 
 
 # (method, target, headers, status everywhere, {framework: status where its router differs})
-READER = bearer("reader")
 ROWS: list[tuple[str, bytes, tuple[tuple[str, str], ...], int, dict[str, int]]] = [
     ("GET", b"/orders/7", READER, 200, {}),
     ("GET", b"/orders/7", (), 401, {}),

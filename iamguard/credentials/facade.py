@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
-import cachetools
 import httpx
 
 from iamguard.clock import Clock
@@ -34,6 +33,7 @@ from iamguard.credentials.sqlite_store import SQLiteCredentialStore
 from iamguard.credentials.store import CredentialStore
 from iamguard.credentials.sts import LongTermIdentity, StsService, extra_context
 from iamguard.credentials.tokens import IssuedToken, SessionClaims, TokenCodec
+from iamguard.credentials.warm import WarmSessions
 from iamguard.directory import Directory
 from iamguard.directory.errors import NoSuchEntityError
 from iamguard.directory.resolver import ResolvedPrincipal
@@ -120,8 +120,8 @@ class Credentials:
                                partition=self.partition)
         self._liveness = LivenessChecker(directory=directory, store=self.store, watch=watch,
                                          tenant_id=self.tenant_id, cache_size=config.cache_size)
-        self._sessions: cachetools.LRUCache[str, tuple[Any, Session]] = cachetools.LRUCache(maxsize=config.cache_size)
-        self._sessions_lock = threading.Lock()
+        self._warm = WarmSessions(watch, self.clock, leeway=config.leeway_seconds, limit=config.cache_size,
+                                  max_token_bytes=config.max_token_bytes)
         self._oidc = OidcVerifier(config.oidc_issuers, self.clock, leeway=config.leeway_seconds,
                                   http_client=http_client)
         self._sts = StsService(directory=directory, codec=self._codec, mfa=self._mfa, oidc=self._oidc,
@@ -344,24 +344,22 @@ class Credentials:
         """Verify a session token and check that it is still alive. Raises a TokenError subclass:
         MissingToken, InvalidToken, ExpiredToken or RevokedToken (the web layer answers 401), or
         StoreError when liveness cannot be established (503)."""
+        warm = self._warm.session(token)
+        if warm is not None:
+            return warm
+        # Read before any check, so that a write landing meanwhile leaves the results stale.
+        generation = self._warm.generation()
         claims = self._codec.verify(token)
         if claims.tenant_id != self.tenant_id:
             raise InvalidToken("the token belongs to another tenant")
         self._liveness.check(claims)
-        # The Session depends on the claims and on the principal's stored state (tags): reuse it
-        # while the store generation is unchanged, so a warm principal costs no rebuilding.
-        generation = self._liveness.generation()
-        with self._sessions_lock:
-            cached = self._sessions.get(claims.jti)
-        if cached is not None and cached[0] == generation and cached[1].claims == claims:
-            return cached[1]
         try:
             resolved = self.directory.resolve(claims.source_arn, unique_id=claims.principal_id)
         except NoSuchEntityError:
             raise RevokedToken("the user or role of this session no longer exists") from None
         session = self._session(claims, resolved)
-        with self._sessions_lock:
-            self._sessions[claims.jti] = (generation, session)
+        if isinstance(token, str):  # verify() takes bytes too; the warm path looks up text only
+            self._warm.remember(token, generation, claims, session)
         return session
 
     def _session(self, claims: SessionClaims, resolved: ResolvedPrincipal) -> Session:
@@ -432,11 +430,19 @@ class Credentials:
         """The policies deciding this session's requests: the user's or role's identity policies
         and permissions boundary (current, from the directory), plus the session policies.
         Memoized per (principal, store generation, policy digests)."""
+        if resource_policy is None:
+            warm = self._warm.policy_set(session)
+            if warm is not None:
+                return warm
+        generation = self._warm.generation()
         try:
             resolved = self.directory.resolve(session.source_arn, unique_id=session.principal_id)
         except NoSuchEntityError:
             raise RevokedToken("the user or role of this session no longer exists") from None
-        return resolved.policy_set_with(resource_policy, session.session_policies or None)
+        policy_set = resolved.policy_set_with(resource_policy, session.session_policies or None)
+        if resource_policy is None:
+            self._warm.remember_policy_set(generation, session, policy_set)
+        return policy_set
 
     def request_context(self, session: Session, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full request context: the caller's extra keys (aws:SourceIp, ...; keys describing the

@@ -50,7 +50,11 @@ class GenerationWatch:
         self._state: tuple[tuple[int, ...] | None, tuple[int, ...], float] = (None, (), 0.0)
 
     def current(self) -> tuple[int, ...]:
-        commits = tuple([source.local_commits for source in self._sources])
+        sources = self._sources
+        # Read on every authenticated request: one source (directory and credentials sharing a
+        # database file) is the common case and needs no tuple building.
+        commits = (sources[0].local_commits,) if len(sources) == 1 else \
+            tuple([source.local_commits for source in sources])
         now = self._clock.time()
         seen, value, checked_at = self._state
         if commits == seen and 0.0 <= now - checked_at < self._ttl:

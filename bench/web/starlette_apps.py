@@ -1,21 +1,20 @@
-"""The Starlette hello-world app: bare, behind iamguard's ASGI middleware, behind pycasbin."""
+"""The Starlette hello-world app: bare, behind iamguard's ASGI middleware, behind pycasbin, and
+behind the least middleware that checks a token (the floor)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.web.casbin_asgi import CasbinMiddleware, SubjectOf, enforcer_for
 from bench.web.tenant import HELLO, ROUTE, WebTenant
 from iamguard.asgi import Iam
-from iamguard.credentials import Credentials
-from iamguard.engine.evaluator import PolicySet
 
 
 async def hello(request: Request) -> PlainTextResponse:
@@ -34,27 +33,30 @@ def with_iamguard(tenant: WebTenant) -> Starlette:
     return _app([Iam(tenant.guard()).middleware()])
 
 
-class RememberedSessions:
-    """A session authority that verifies each token once and then hands back the same session.
-    For the diagnostic row only: it skips the per-request expiry and revocation checks, so it
-    shows what iamguard's pipeline costs apart from token verification."""
+class TokenTableMiddleware:
+    """The least any token-checking ASGI middleware does: find the bearer token among the headers,
+    look it up in a dict (reader: allowed; outsider: 403; anything else: 401) and call the app.
+    No policy, no expiry, no revocation: the floor under every real contender, not a setup to deploy."""
 
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
-        self._sessions: dict[str, Any] = {}
+    def __init__(self, app: ASGIApp, allowed: str, refused: str) -> None:
+        self.app = app
+        self.answers = {f"Bearer {allowed}".encode(): 200, f"Bearer {refused}".encode(): 403}
 
-    def authenticate(self, token: str) -> Any:
-        session = self._sessions.get(token)
-        if session is None:
-            session = self._sessions[token] = self.credentials.authenticate(token)
-        return session
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 401
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                status = self.answers.get(value, 401)
+                break
+        if status == 200:
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
 
-    def policy_set_for(self, session: Any, resource_policy: Any = None) -> PolicySet:
-        return self.credentials.policy_set_for(session, resource_policy)
 
-
-def with_iamguard_remembered_sessions(tenant: WebTenant) -> Starlette:
-    return _app([Iam(tenant.guard(RememberedSessions(tenant.credentials))).middleware()])
+def with_token_table(tenant: WebTenant) -> Starlette:
+    return _app([Middleware(TokenTableMiddleware, allowed=tenant.reader_token, refused=tenant.outsider_token)])
 
 
 def with_casbin(tenant: WebTenant, subject_of: SubjectOf) -> Starlette:

@@ -521,9 +521,10 @@ class Guard:
         headers = request._header_map
         if proxies.networks:
             try:
-                address = source_ip(request.client, headers.get("x-forwarded-for", []), proxies)
+                forwarded = headers.get("forwarded", [])  # RFC 7239, read with the X-Forwarded-* ones
+                address = source_ip(request.client, headers.get("x-forwarded-for", []), proxies, forwarded=forwarded)
                 secure = secure_transport(request.scheme, request.client, headers.get("x-forwarded-proto", []),
-                                          proxies)
+                                          proxies, forwarded=forwarded)
             except ForwardedHeaderError as exc:
                 raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
                                str(exc)) from None

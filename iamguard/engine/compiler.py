@@ -12,15 +12,17 @@ from typing import Any
 
 import cachetools
 
-from iamguard.engine.conditions import CompiledCondition
+from iamguard.engine import conditions, wildcard
+from iamguard.engine.conditions import compile_condition
 from iamguard.engine.context import EvaluationState, Request
-from iamguard.engine.patterns import ArnPattern, compile_action
-from iamguard.engine.wildcard import Matcher
+from iamguard.engine.patterns import arn_pattern, compile_action
+from iamguard.engine.wildcard import Matcher, share_tuple
 from iamguard.errors import EvaluationError, Finding, PolicyError
 from iamguard.policy.arn import TENANT_ID, PrincipalName, read_principal, split_arn
 from iamguard.policy.jsondoc import DEFAULT_LIMITS, Limits, load_document
 from iamguard.policy.model import PolicyDocument, PolicyKind, PrincipalClause, Statement, StatementEffect
-from iamguard.policy.parser import parse_document
+from iamguard.policy.parser import clear_check_caches, parse_document
+from iamguard.policy.template import tokenize
 
 
 class Grant:
@@ -124,22 +126,26 @@ class CompiledStatement:
         self.effect = statement.effect
         self.is_deny = statement.effect is StatementEffect.DENY
         self.not_action = statement.not_action
-        self.action_matchers: tuple[Matcher, ...] = tuple(compile_action(action) for action in statement.actions)
+        # Matchers, patterns and the tuples holding them are shared between statements (see
+        # share_tuple): a large policy set repeats the same few shapes.
+        self.action_matchers: tuple[Matcher, ...] = share_tuple(
+            tuple([compile_action(action) for action in statement.actions]))
         self.not_resource = statement.not_resource
-        self.resource_patterns = tuple(ArnPattern(text, variables=variables) for text in statement.resources)
+        self.resource_patterns = share_tuple(
+            tuple([arn_pattern(text, variables=variables) for text in statement.resources]))
         # (head, tail) pairs for the common static patterns, tested inline on the hot path.
-        self.static_resources = tuple(
-            (pattern.head, pattern.tail) for pattern in self.resource_patterns if pattern.tail is not None
+        pairs = [pattern.static_pair for pattern in self.resource_patterns if pattern.static_pair is not None]
+        self.static_resources: tuple[tuple[str, Matcher], ...] | None = (
+            share_tuple(tuple(pairs)) if len(pairs) == len(self.resource_patterns) else None
         )
-        if len(self.static_resources) != len(self.resource_patterns):
-            self.static_resources = None
         self.any_resource = any(pattern.matches_everything for pattern in self.resource_patterns)
         self.principal = CompiledPrincipal(statement.principal) if statement.principal else None
-        self.conditions = tuple(CompiledCondition(entry, variables=variables) for entry in statement.conditions)
+        self.conditions = share_tuple(
+            tuple([compile_condition(entry, variables=variables) for entry in statement.conditions]))
         accounts = {pattern.account for pattern in self.resource_patterns}
         # Statements whose every resource names one literal tenant are indexed under it.
-        self.index_accounts: frozenset[str] | None = (
-            frozenset(accounts)  # type: ignore[arg-type]
+        self.index_accounts: tuple[str, ...] | None = (
+            tuple(sorted(accounts))  # type: ignore[arg-type]
             if accounts and None not in accounts and not self.not_resource and "" not in accounts
             else None
         )
@@ -195,6 +201,19 @@ class CompiledStatement:
             state.errors.append(f"{self.statement.label}: {exc}")
             return self.is_deny
 
+    def applies_to_resource(self, state: EvaluationState) -> bool:
+        """`applies` for a request whose resource this statement is already known to match."""
+        try:
+            if self.principal is not None and self.grant_for(state) is None:
+                return False
+            for condition in self.conditions:
+                if not condition.evaluate(state):
+                    return False
+            return True
+        except EvaluationError as exc:
+            state.errors.append(f"{self.statement.label}: {exc}")
+            return self.is_deny
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -223,6 +242,17 @@ def compile_document(document: PolicyDocument, digest: str, name: str | None = N
     return Policy(document, statements, digest, name)
 
 
+def clear_shared_caches() -> None:
+    """Forget the pieces that compiled policies share (tokens, matchers, condition tests and
+    conditions). Policies compiled before keep theirs; this only makes the next compile cold."""
+    tokenize.cache_clear()
+    clear_check_caches()
+    compile_action.cache_clear()
+    arn_pattern.cache_clear()
+    wildcard.clear_shared()
+    conditions.clear_shared()
+
+
 class PolicyCache:
     """Compiled documents keyed by (kind, content hash, limits), bounded LRU, thread-safe."""
 
@@ -242,8 +272,11 @@ class PolicyCache:
                 self._cache[key] = value
 
     def clear(self) -> None:
+        """Forget every compiled document, and the matchers and conditions that compiled
+        documents share, so that the next compile starts cold."""
         with self._lock:
             self._cache.clear()
+        clear_shared_caches()
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator as op
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from iamguard.engine.wildcard import compile_tokens
 from iamguard.errors import EvaluationError
 from iamguard.policy import values as readers
 from iamguard.policy.model import ConditionEntry
-from iamguard.policy.operators import Comparison, Family, Qualifier
+from iamguard.policy.operators import BaseOperator, Comparison, Family, Qualifier
 from iamguard.policy.template import Variable, tokenize
 
 ValueTest = Callable[[Any], bool]
@@ -32,6 +33,14 @@ _ORDER = {
     Comparison.GREATER: op.gt,
     Comparison.GREATER_EQUAL: op.ge,
 }
+
+
+def _never(_value: Any) -> bool:
+    return False
+
+
+_PLAIN, _ALL, _ANY = "plain", "all", "any"
+_MODES = {None: _PLAIN, Qualifier.FOR_ALL_VALUES: _ALL, Qualifier.FOR_ANY_VALUE: _ANY}
 
 
 @dataclass(frozen=True)
@@ -52,36 +61,106 @@ def _network(value: str) -> tuple[int, int, int]:
 
 
 def _any_of(test: Callable[[Any, Any], bool], policy_values: tuple[Any, ...]) -> ValueTest:
+    if len(policy_values) == 1:
+        (expected,) = policy_values
+        return lambda value: test(value, expected)
     return lambda value: any(test(value, expected) for expected in policy_values)
 
 
+# Tests are pure functions of (operator, values): those built from variables' values at
+# evaluation time are memoized rather than rebuilt on every decision.
+TEST_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=TEST_CACHE_SIZE)
+def _shared_test(base: BaseOperator, typed_values: tuple[tuple[type, Any], ...]) -> ValueTest:
+    return _value_test(base, [value for _, value in typed_values])
+
+
+def _value_test(base: BaseOperator, raw_values: tuple[Any, ...] | list[Any]) -> ValueTest:
+    """A test of one request value against every policy value (OR)."""
+    family, comparison = base.family, base.comparison
+    if family is Family.STRING:
+        texts = [readers.to_text(value) for value in raw_values]
+        if comparison is Comparison.EQUALS:
+            return frozenset(texts).__contains__
+        if comparison is Comparison.EQUALS_IGNORE_CASE:
+            lowered = frozenset(text.lower() for text in texts)
+            return lambda value: value.lower() in lowered
+        matchers = [compile_tokens(tokenize(text, variables=False, wildcards=True)) for text in texts]
+        return lambda value: any(matcher(value) for matcher in matchers)
+    if family is Family.NUMERIC:
+        return _any_of(_ORDER[comparison], tuple(readers.to_decimal(value) for value in raw_values))
+    if family is Family.DATE:
+        return _any_of(_ORDER[comparison], tuple(readers.to_datetime(value) for value in raw_values))
+    if family is Family.BOOL:
+        return frozenset(readers.to_bool(value) for value in raw_values).__contains__
+    if family is Family.BINARY:
+        return frozenset(readers.to_binary(value) for value in raw_values).__contains__
+    if family is Family.IP:
+        # Addresses arrive as (version, integer); a network is (version, base, mask), so
+        # containment is one AND and never matches across IP versions.
+        networks = tuple(_network(value) for value in raw_values)
+        if len(networks) == 1:
+            ((version, network_base, mask),) = networks
+            return lambda address: address[0] == version and address[1] & mask == network_base
+        return lambda address: any(
+            address[0] == version and address[1] & mask == network_base
+            for version, network_base, mask in networks
+        )
+    raise AssertionError(f"unhandled family {family}")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=TEST_CACHE_SIZE)
+def _shared_slot(key: str, family: str) -> tuple[str, str]:
+    """One (key, family) tuple per pair: the evaluation state's cache key, shared by conditions."""
+    return (key, family)
+
+
 class CompiledCondition:
-    __slots__ = ("_arn_patterns", "_dynamic", "_static", "entry", "family", "family_code", "if_exists", "key",
-                 "negated", "qualifier")
+    # CPython lays slots out in name order: the ones `evaluate` reads start with an underscore so
+    # that they share the object's first cache lines (a large policy set is mostly not in cache).
+    __slots__ = ("_eq_value", "_eq_variable", "_is_null", "_mode", "_negated", "_slot", "_static",
+                 "_when_missing", "arn_patterns", "dynamic_values", "entry", "family", "family_code", "if_exists",
+                 "key", "negated", "qualifier")
 
     def __init__(self, entry: ConditionEntry, *, variables: bool) -> None:
         self.entry = entry
-        self.key = entry.key_lower
+        self.key = sys.intern(entry.key_lower)  # shared by every condition on this key
         base = entry.operator.base
         self.family = base.family
         self.family_code = base.family.value
-        self.negated = base.negated
+        self.negated = self._negated = base.negated
         self.qualifier = entry.operator.qualifier
         self.if_exists = entry.operator.if_exists
+        # Precomputed for `evaluate`, which runs for every statement a decision reaches.
+        self._is_null = self.family is Family.NULL
+        self._slot = _shared_slot(self.key, self.family_code)
+        self._mode = _MODES[self.qualifier]
+        if self.if_exists or self.qualifier is Qualifier.FOR_ALL_VALUES:
+            self._when_missing = True
+        elif self.qualifier is Qualifier.FOR_ANY_VALUE:
+            self._when_missing = False
+        else:
+            self._when_missing = self.negated
         self._static: ValueTest | None = None
-        self._dynamic: tuple[tuple[Any, ...], ...] | None = None
-        self._arn_patterns: tuple[ArnPattern, ...] = ()
+        # A static test against one string (the most common condition) is a comparison with
+        # that string: no test object and no set for a decision to bring into the CPU's cache.
+        self._eq_value: str | None = None
+        self._eq_variable: Variable | None = None  # the same, against one variable's value
+        self.dynamic_values: tuple[tuple[Any, ...], ...] | None = None
+        self.arn_patterns: tuple[ArnPattern, ...] = ()
         use_variables = variables and base.accepts_variables
         if self.family is Family.NULL:
             return
         if self.family is Family.ARN:
             # ARN patterns split at the policy's own colons before variables are substituted, so a
             # value from the request stays inside its segment as literal text.
-            self._arn_patterns = tuple(
+            self.arn_patterns = tuple(
                 ArnPattern(readers.to_text(value), variables=use_variables) for value in entry.values
             )
-            if not any(pattern.dynamic for pattern in self._arn_patterns):
-                patterns = self._arn_patterns
+            if not any(pattern.dynamic for pattern in self.arn_patterns):
+                patterns = self.arn_patterns
                 self._static = lambda value: any(pattern.match_text(value, None) for pattern in patterns)
             return
         if use_variables:
@@ -90,51 +169,41 @@ class CompiledCondition:
                 for value in entry.values
             )
             if any(isinstance(token, Variable) for tokens in token_lists for token in tokens):
-                self._dynamic = token_lists
+                self.dynamic_values = token_lists
+                if (self.family is Family.STRING and base.comparison is Comparison.EQUALS
+                        and len(token_lists) == 1 and len(token_lists[0]) == 1):
+                    self._eq_variable = token_lists[0][0]  # the policy value is `${key}` alone
                 return
-        self._static = self._build_test(entry.values)
+        self._static = _value_test(base, entry.values)
+        if (self.family is Family.STRING and base.comparison is Comparison.EQUALS and len(entry.values) == 1):
+            self._eq_value = readers.to_text(entry.values[0])
+
+    def check(self) -> CompiledCondition | EqualsCheck:
+        """What a decision calls `evaluate` on: this condition, or a new small copy of what it
+        reads when it compares a key with one fixed string (plainly or with ForAnyValue). The
+        evaluator makes the copies when it indexes statements, so that they sit together in memory
+        with the rest of what a decision reads."""
+        if self._eq_value is None or self._mode is _ALL:
+            return self
+        return EqualsCheck(self._slot, self._eq_value, self._negated, self._mode is _ANY, self)
 
     def _build_test(self, raw_values: tuple[Any, ...] | list[Any]) -> ValueTest:
-        """A test of one request value against every policy value (OR)."""
-        base = self.entry.operator.base
-        family, comparison = base.family, base.comparison
-        if family is Family.STRING:
-            texts = [readers.to_text(value) for value in raw_values]
-            if comparison is Comparison.EQUALS:
-                return frozenset(texts).__contains__
-            if comparison is Comparison.EQUALS_IGNORE_CASE:
-                lowered = frozenset(text.lower() for text in texts)
-                return lambda value: value.lower() in lowered
-            matchers = [compile_tokens(tokenize(text, variables=False, wildcards=True)) for text in texts]
-            return lambda value: any(matcher(value) for matcher in matchers)
-        if family is Family.NUMERIC:
-            return _any_of(_ORDER[comparison], tuple(readers.to_decimal(value) for value in raw_values))
-        if family is Family.DATE:
-            return _any_of(_ORDER[comparison], tuple(readers.to_datetime(value) for value in raw_values))
-        if family is Family.BOOL:
-            return frozenset(readers.to_bool(value) for value in raw_values).__contains__
-        if family is Family.BINARY:
-            return frozenset(readers.to_binary(value) for value in raw_values).__contains__
-        if family is Family.IP:
-            # Addresses arrive as (version, integer); a network is (version, base, mask), so
-            # containment is one AND and never matches across IP versions.
-            networks = tuple(_network(value) for value in raw_values)
-            return lambda address: any(
-                address[0] == version and address[1] & mask == base for version, base, mask in networks
-            )
-        raise AssertionError(f"unhandled family {family}")  # pragma: no cover
+        """A test of one request value against values resolved from variables, shared by every
+        evaluation with the same operator and values (the type is part of the key: 1, 1.0 and
+        True differ)."""
+        return _shared_test(self.entry.operator.base, tuple((type(value), value) for value in raw_values))
 
     def _test_for(self, state: EvaluationState) -> ValueTest:
         if self._static is not None:
             return self._static
-        if self._arn_patterns:
-            patterns = self._arn_patterns
+        if self.arn_patterns:
+            patterns = self.arn_patterns
             return lambda value: any(pattern.match_text(value, state) for pattern in patterns)
-        assert self._dynamic is not None
+        assert self.dynamic_values is not None
         resolved_values: list[str] = []
         like = self.entry.operator.base.accepts_wildcards
         matchers = []
-        for tokens in self._dynamic:
+        for tokens in self.dynamic_values:
             resolved = resolve(tokens, state)
             if resolved is None:
                 continue  # a variable with no value: this policy value can match nothing
@@ -159,33 +228,68 @@ class CompiledCondition:
     def evaluate(self, state: EvaluationState) -> bool:
         """True when the condition holds. Raises EvaluationError when a request value cannot be
         read for this operator (the caller decides: an Allow does not apply, a Deny does)."""
-        if self.family is Family.NULL:
+        if self._is_null:
             present = state.request.values(self.key) is not None
             if not present:
                 state.missing.add(self.key)
             wanted_absent = {readers.to_bool(value) for value in self.entry.values}
             return (not present) in wanted_absent
-        request_values = state.coerced(self.key, self.family_code)
+        request_values = state.coerced_slot(self._slot)
         if request_values is None:
-            if self.if_exists:
+            # IfExists and ForAllValues hold for a missing key, ForAnyValue does not, and a plain
+            # operator holds only when negated.
+            return self._when_missing
+        negated = self._negated
+        mode = self._mode
+        variable = self._eq_variable
+        if variable is None:
+            expected = self._eq_value
+        else:  # as `_test_for` would resolve it, without building a test
+            expected = state.variable(variable.key)
+            if expected is None:
+                expected = variable.default
+            if expected is None:  # no value and no default: this policy value matches nothing
+                return self._judge(_never, request_values)
+        if expected is not None:  # the same outcome as `value in frozenset([expected])`
+            if mode is _PLAIN:
+                if len(request_values) > 1:
+                    raise self._multivalued(request_values)
+                return (request_values[0] == expected) != negated
+            if mode is _ALL:
+                for value in request_values:
+                    if (value == expected) == negated:
+                        return False
                 return True
-            if self.qualifier is Qualifier.FOR_ALL_VALUES:
-                return True
-            if self.qualifier is Qualifier.FOR_ANY_VALUE:
-                return False
-            return self.negated
-        test = self._test_for(state)
-        negated = self.negated
-        if self.qualifier is None:
+            for value in request_values:
+                if (value == expected) != negated:
+                    return True
+            return False
+        test = self._static
+        return self._judge(test if test is not None else self._test_for(state), request_values)
+
+    def _judge(self, test: ValueTest, request_values: tuple[Any, ...]) -> bool:
+        """Apply the qualifier (and negation) to one test over the request's values."""
+        negated = self._negated
+        mode = self._mode
+        if mode is _PLAIN:
             if len(request_values) > 1:
-                raise EvaluationError(
-                    f"context key {self.key!r} has {len(request_values)} values; a plain "
-                    f"{self.entry.operator.name} compares one value, use ForAnyValue: or ForAllValues:"
-                )
+                raise self._multivalued(request_values)
             return test(request_values[0]) != negated
-        if self.qualifier is Qualifier.FOR_ALL_VALUES:
-            return all(test(value) != negated for value in request_values)
-        return any(test(value) != negated for value in request_values)
+        if mode is _ALL:
+            for value in request_values:
+                if test(value) == negated:
+                    return False
+            return True
+        for value in request_values:
+            if test(value) != negated:
+                return True
+        return False
+
+    def _multivalued(self, request_values: tuple[Any, ...]) -> EvaluationError:
+        return EvaluationError(
+            f"context key {self.key!r} has {len(request_values)} values; a plain "
+            f"{self.entry.operator.name} compares one value, use ForAnyValue: or ForAllValues:"
+        )
 
     def outcome(self, state: EvaluationState) -> ConditionOutcome:
         raw = state.request.values(self.key)
@@ -193,3 +297,63 @@ class CompiledCondition:
             return ConditionOutcome(self.entry, self.evaluate(state), raw)
         except EvaluationError as exc:
             return ConditionOutcome(self.entry, False, raw, str(exc))
+
+
+class EqualsCheck:
+    """`CompiledCondition.evaluate` for a condition that compares a key with one fixed string:
+    with a value for the key (one value unless `any_value`), it holds exactly when some value
+    `(value == expected) != negated`; anything else (a missing key, several values for a plain
+    operator, which is an error) is left to the condition itself."""
+
+    __slots__ = ("any_value", "condition", "expected", "negated", "slot")
+
+    def __init__(self, slot: tuple[str, str], expected: str, negated: bool, any_value: bool,
+                 condition: CompiledCondition) -> None:
+        self.slot = slot
+        self.expected = expected
+        self.negated = negated
+        self.any_value = any_value
+        self.condition = condition
+
+    def evaluate(self, state: EvaluationState) -> bool:
+        values = state.coerced_slot(self.slot)
+        if values is None or (len(values) != 1 and not self.any_value):
+            return self.condition.evaluate(state)
+        expected, negated = self.expected, self.negated
+        for value in values:
+            if (value == expected) != negated:
+                return True
+        return False
+
+
+# Conditions are pure functions of (operator, key, values), so equal conditions in different
+# statements share one compiled object: policies repeat the same few (the same CIDR, the same tag
+# test, the same threshold), and a shared condition is compiled once and stays in the CPU's cache.
+# The key keeps the key's spelling (explanations show it) and each value's type (1, 1.0 and True
+# compare equal but are different policy values). Bounded: cleared when full.
+CONDITION_CACHE_SIZE = 16384
+_COMPILED: dict[tuple[Any, ...], CompiledCondition] = {}
+
+
+def compile_condition(entry: ConditionEntry, *, variables: bool) -> CompiledCondition:
+    """A CompiledCondition for `entry`, shared with every equal condition compiled before."""
+    try:
+        # Only strings, numbers and types in the key: the collector untracks such tuples.
+        cache_key = (entry.operator.name, entry.key, variables,
+                     tuple((type(value), value) for value in entry.values))
+        compiled = _COMPILED.get(cache_key)
+    except TypeError:  # pragma: no cover - the parser admits only scalar values
+        return CompiledCondition(entry, variables=variables)
+    if compiled is None:
+        compiled = CompiledCondition(entry, variables=variables)
+        if len(_COMPILED) >= CONDITION_CACHE_SIZE:
+            _COMPILED.clear()
+        _COMPILED[cache_key] = compiled
+    return compiled
+
+
+def clear_shared() -> None:
+    _COMPILED.clear()
+    _shared_test.cache_clear()
+    _shared_slot.cache_clear()
+    _network.cache_clear()

@@ -180,17 +180,21 @@ class EvaluationState:
 
     def coerced(self, key_lower: str, family: str) -> tuple[Any, ...] | None:
         """The request's values for a key read as `family` (a Family value), or None if absent."""
-        cache_key = (key_lower, family)
+        return self.coerced_slot((key_lower, family))
+
+    def coerced_slot(self, cache_key: tuple[str, str]) -> tuple[Any, ...] | None:
+        """`coerced` for a (key_lower, family) pair the caller built once, at compile time."""
         cached = self._coerced.get(cache_key)
         if cached is not None:
             return cached
+        key_lower, family = cache_key
         raw = self.request._values.get(key_lower)
         if raw is None:
             self.missing.add(key_lower)
             return None
         reader = _READERS[family]
         try:
-            result = tuple(reader(value) for value in raw)
+            result = (reader(raw[0]),) if len(raw) == 1 else tuple([reader(value) for value in raw])
         except ValueError as exc:
             raise EvaluationError(f"context key {key_lower!r}: {exc}") from None
         self._coerced[cache_key] = result

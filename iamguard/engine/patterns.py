@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Sequence
 
 from iamguard.engine.context import EvaluationState
-from iamguard.engine.wildcard import Matcher, compile_tokens
+from iamguard.engine.wildcard import MATCHER_CACHE_SIZE, Matcher, compile_tokens
 from iamguard.policy.arn import split_arn
 from iamguard.policy.template import STAR, Token, Variable, has_variables, tokenize
 
 _MEMO_LIMIT = 512
 
 
+@functools.lru_cache(maxsize=MATCHER_CACHE_SIZE)
 def compile_action(action: str) -> Matcher:
     """Actions ignore case: the matcher expects the request action lowercased."""
     return compile_tokens(tokenize(action, variables=False, wildcards=True), lowercase=True)
@@ -57,6 +60,13 @@ def _all_text(segments: Sequence[Sequence[Token]]) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=MATCHER_CACHE_SIZE)
+def arn_pattern(text: str, *, variables: bool) -> ArnPattern:
+    """An ArnPattern shared by every statement that names the same pattern (patterns are
+    immutable; the memo of a pattern with variables is a cache of pure results)."""
+    return ArnPattern(text, variables=variables)
+
+
 class ArnPattern:
     """An ARN pattern matched segment by segment: wildcards stay inside their segment, except in
     the final resource part, where `*` spans `:` and `/`. Also used by the Arn* operators.
@@ -66,7 +76,8 @@ class ArnPattern:
     of thousands of patterns and every object costs memory and garbage-collector time.
     """
 
-    __slots__ = ("_memo", "_segments", "account", "head", "matchers", "matches_everything", "tail", "text")
+    __slots__ = ("_memo", "_segments", "account", "head", "matchers", "matches_everything", "static_pair", "tail",
+                 "text")
 
     def __init__(self, text: str, *, variables: bool) -> None:
         self.text = text
@@ -78,6 +89,7 @@ class ArnPattern:
         self.matchers: tuple[Matcher, ...] | None = None  # static patterns with a wildcard head
         self._segments: tuple[tuple[Token, ...], ...] | None = None  # patterns with variables only
         self._memo: dict[tuple[str | None, ...], tuple[Matcher, ...] | None] | None = None
+        self.static_pair: tuple[str, Matcher] | None = None  # (head, tail), when both are set
         if self.matches_everything:
             return
         segments = _split_on_colons(tokens)
@@ -85,13 +97,15 @@ class ArnPattern:
             return  # not an ARN: matches nothing (the parser reports it for policy resources)
         if _all_text(segments[:5]):
             head = ["".join(segment) for segment in segments[:5]]  # type: ignore[arg-type]
-            self.head = ":".join(head) + ":"
+            # Interned: thousands of patterns share a few heads, compared on every decision.
+            self.head = sys.intern(":".join(head) + ":")
             self.account = head[4]
         if has_variables(tokens):
             self._segments = tuple(tuple(segment) for segment in segments)
             self._memo = {}
         elif self.head is not None:
             self.tail = compile_tokens(segments[5])
+            self.static_pair = (self.head, self.tail)
         else:
             self.matchers = tuple(compile_tokens(segment) for segment in segments)
 

@@ -9,10 +9,12 @@ length, so the worst case is O(len(pattern) * len(value)) whatever the pattern's
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from iamguard.policy.template import STAR, Token
 
 Matcher = Callable[[str], bool]
+T = TypeVar("T")
 Segment = tuple[str | int, ...]  # literal text pieces and runs of `?`
 
 
@@ -104,10 +106,33 @@ def _always(_value: str) -> bool:
     return True
 
 
+# Matchers are pure functions of their tokens, so equal patterns share one matcher: a large
+# policy set repeats the same few action and resource shapes thousands of times, and a shared
+# matcher costs neither memory nor compile time nor a cache miss when a decision calls it.
+MATCHER_CACHE_SIZE = 16384
+
+
+# Plain dicts keyed by the tuple itself, cleared when full: unlike lru_cache they add no key
+# objects of their own for the garbage collector to walk (it walks every object of a large set).
+_MATCHERS: tuple[dict[tuple[Token | str, ...], Matcher], dict[tuple[Token | str, ...], Matcher]] = ({}, {})
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 def compile_tokens(tokens: Iterable[Token | str], *, lowercase: bool = False) -> Matcher:
     """Build the fastest matcher for a token sequence. With `lowercase`, literals are folded and
     the caller must pass lowercased values."""
-    tokens = tuple(tokens)
+    key = tuple(tokens)
+    cache = _MATCHERS[lowercase]
+    matcher = cache.get(key)
+    if matcher is None:
+        matcher = _compile(key, lowercase)
+        if len(cache) >= MATCHER_CACHE_SIZE:
+            cache.clear()
+        cache[key] = matcher
+    return matcher
+
+
+def _compile(tokens: tuple[Token | str, ...], lowercase: bool) -> Matcher:
     if len(tokens) <= 2 and all(isinstance(token, str) or token is STAR for token in tokens):
         # The shapes nearly every policy uses: "literal", "prefix*", "*", "" (fast to build).
         if lowercase:
@@ -139,6 +164,23 @@ def compile_tokens(tokens: Iterable[Token | str], *, lowercase: bool = False) ->
         minimum = len(head) + len(tail)
         return lambda value: len(value) >= minimum and value.startswith(head) and value.endswith(tail)
     return Glob(segments)
+
+
+def share_tuple(items: tuple[T, ...]) -> tuple[T, ...]:
+    """One tuple object for equal tuples of shared parts (matchers, patterns): fewer objects to
+    compile, to keep, to collect, and for a decision to touch."""
+    shared = _SHARED.get(items)
+    if shared is None:
+        if len(_SHARED) >= MATCHER_CACHE_SIZE:
+            _SHARED.clear()
+        _SHARED[items] = shared = items
+    return shared  # type: ignore[return-value]
+
+
+def clear_shared() -> None:
+    for cache in _MATCHERS:
+        cache.clear()
+    _SHARED.clear()
 
 
 def is_match_all(matcher: Matcher) -> bool:

@@ -79,6 +79,36 @@ def _check_text(text: str, path: tuple[Any, ...], findings: list[Finding]) -> No
         )
 
 
+def _plainly_valid(value: Any, max_depth: int) -> bool:
+    """True when `_measure(value, ..., check_text=False)` would find nothing, for data decoded
+    from JSON text. Checks exact types and builds no paths, so the common case (a valid document)
+    costs a fraction of the full walk; anything unusual answers False and gets the full walk."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth >= max_depth:
+            return False
+        kind = type(node)
+        if kind is _JsonObject:
+            if node.duplicate_keys:
+                return False
+            for key, child in node.items():
+                if type(key) is not str:
+                    return False
+                if type(child) is not str:
+                    stack.append((child, depth + 1))
+        elif kind is list:
+            stack.extend((child, depth + 1) for child in node)
+        elif kind is str or kind is bool or kind is int or node is None:
+            continue
+        elif kind is float:
+            if not math.isfinite(node):
+                return False
+        else:
+            return False
+    return True
+
+
 def _measure(value: Any, limits: Limits, findings: list[Finding], *, check_text: bool = True) -> None:
     """Walk a decoded document iteratively: depth, value types, character set. Paths are kept as
     tuples and rendered as JSON pointers only when something is reported. `check_text=False` when
@@ -173,7 +203,8 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
     findings: list[Finding] = []
     # Text with no disallowed character and no \u escape cannot decode to one: skip per-string checks.
     text_is_clean = isinstance(source, str) and "\\u" not in source and not _DISALLOWED.search(source)
-    _measure(data, limits, findings, check_text=not text_is_clean)
+    if not (text_is_clean and _plainly_valid(data, limits.max_depth)):
+        _measure(data, limits, findings, check_text=not text_is_clean)
     if findings:
         raise PolicyError(findings)
     return data

@@ -7,6 +7,7 @@ how to fix it; nothing partial is ever returned.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -40,6 +41,10 @@ _ACTION_PREFIX = re.compile(r"[A-Za-z0-9.\-*?]+", re.ASCII)
 _IAM_SID = re.compile(r"[A-Za-z0-9]*", re.ASCII)
 _SERVICE_PRINCIPAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*", re.ASCII)
 _CANONICAL_USER = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+# The checks below are pure functions of their arguments, and policies repeat the same actions,
+# resources, keys and values many times over: each distinct one is checked once (typed for
+# values, where 1, 1.0 and True are different policy values).
+_CHECK_CACHE_SIZE = 16384
 _CONDITION_KEY_PREFIX = re.compile(r"[A-Za-z0-9._\-/]+", re.ASCII)
 _SERVICE_SEGMENT = re.compile(r"[A-Za-z0-9\-]+", re.ASCII)
 _PRINCIPAL_RESOURCE = re.compile(
@@ -243,6 +248,7 @@ def _read_pair(
     return _string_list(raw[key], join_pointer(pointer, key), key, report), key == negated
 
 
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
 def _action_problem(action: str) -> str | None:
     if action == "*":
         return None
@@ -257,6 +263,7 @@ def _action_problem(action: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
 def _resource_problem(resource: str, variables: bool) -> str | None:
     if resource == "*":
         return None
@@ -393,6 +400,7 @@ def _read_conditions(raw: Any, pointer: str, variables: bool, report: _Collector
     return tuple(entries)
 
 
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
 def _condition_key_problem(key: str) -> str | None:
     prefix, colon, name = key.partition(":")
     if not colon or not name or not _CONDITION_KEY_PREFIX.fullmatch(prefix):
@@ -417,6 +425,17 @@ def _condition_values(raw: Any, pointer: str, report: _Collector) -> list[Any] |
 
 
 def _condition_value_problem(family: Family, variables: bool, value: Any) -> str | None:
+    if family is Family.STRING:  # tokenizing is memoized already; values such as ids rarely repeat
+        return _value_problem(family, variables, value)
+    return _repeated_value_problem(family.value, variables, value)
+
+
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE, typed=True)
+def _repeated_value_problem(family_name: str, variables: bool, value: Any) -> str | None:
+    return _value_problem(Family(family_name), variables, value)
+
+
+def _value_problem(family: Family, variables: bool, value: Any) -> str | None:
     try:
         if family is Family.NUMERIC:
             value_readers.to_decimal(value)
@@ -442,3 +461,9 @@ def _condition_value_problem(family: Family, variables: bool, value: Any) -> str
         return str(exc)
     return None
 
+
+
+def clear_check_caches() -> None:
+    """Forget the memoized checks (so that a cold compile can be measured)."""
+    for check in (_action_problem, _resource_problem, _condition_key_problem, _repeated_value_problem):
+        check.cache_clear()

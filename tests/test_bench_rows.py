@@ -154,3 +154,25 @@ def test_a_missing_integration_is_reported_not_measured(seeded: WebTenant,
     section = render([], [built], Schedule.of(BenchConfig.quick_run()), summarize([1000]))
     assert [target.met for target in section.targets] == [False]
     assert "not measured: flask_iamguard: ImportError" in section.targets[0].measured
+
+
+def test_growth_is_the_median_of_each_rounds_own_ratio() -> None:
+    from bench.rows.engine_growth import Growth
+
+    # A slow spell in round 2 hits both sides; the ratio of overall medians would read 2.5x.
+    growth = Growth("RBAC", 100, 10_000, small_us=(2.0, 4.0, 2.0), large_us=(3.0, 6.0, 5.0))
+    assert growth.rounds == 3
+    assert growth.ratio == pytest.approx(1.5)
+
+
+def test_growth_is_measured_on_both_scales_interleaved() -> None:
+    from dataclasses import replace
+
+    from bench.rows.engine_growth import measure_growth
+
+    config = replace(BenchConfig.quick_run(), scales=(200, 100), requests=40)
+    growth = measure_growth(config, abac=False, log=lambda line: None)
+    assert growth is not None
+    assert (growth.small_scale, growth.large_scale, growth.rounds) == (100, 200, 5)
+    assert all(value > 0 for value in growth.small_us + growth.large_us)
+    assert measure_growth(replace(config, scales=(100,)), abac=False, log=lambda line: None) is None

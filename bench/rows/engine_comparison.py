@@ -17,6 +17,7 @@ from bench.engines.registry import ENGINES
 from bench.measure import Stats, best_build, time_batches, time_calls, timer_overhead_ns
 from bench.memory import MemoryJob, run_jobs
 from bench.rows.engine_comparison_report import render
+from bench.rows.engine_growth import measure_growth
 from bench.suite import BenchConfig, Log, Section
 from bench.workload import Workload, generate
 
@@ -101,10 +102,12 @@ class EngineComparison:
         for abac in (False, True):
             for scale in config.scales:
                 runs.append(run_workload(config, scale, abac, log))
+        interleaved = [growth for abac in (False, True)
+                       if (growth := measure_growth(config, abac, log)) is not None]
         memory: dict[MemoryJob, float | None] = {}
         if config.memory:
             log("  measuring build memory in child processes")
             jobs = [MemoryJob(engine.key, run.scale, run.abac, config.requests, config.seed)
                     for run in runs for engine in ENGINES]
             memory = run_jobs(jobs)
-        return render(config, runs, memory, overhead_ns)
+        return render(config, runs, memory, overhead_ns, interleaved)

@@ -11,6 +11,7 @@ from bench.suite import BenchConfig, Section, Target
 
 if TYPE_CHECKING:
     from bench.rows.engine_comparison import Measurement, WorkloadRun
+    from bench.rows.engine_growth import Growth
 
 ONE_SET = "iamguard-oneset"
 PER_PRINCIPAL = "iamguard-principal"
@@ -82,7 +83,7 @@ def _find(runs: Sequence[WorkloadRun], variant: str, scale: int) -> WorkloadRun 
     return next((run for run in runs if run.variant == variant and run.scale == scale), None)
 
 
-def targets(runs: Sequence[WorkloadRun]) -> tuple[Target, ...]:
+def targets(runs: Sequence[WorkloadRun], interleaved: Sequence[Growth] = ()) -> tuple[Target, ...]:
     variants = sorted({run.variant for run in runs}, reverse=True)  # RBAC, ABAC
     largest = [(variant, _find(runs, variant, 10_000)) for variant in variants]
     smallest = {variant: _find(runs, variant, 100) for variant in variants}
@@ -100,11 +101,18 @@ def targets(runs: Sequence[WorkloadRun]) -> tuple[Target, ...]:
         if run is not None and small is not None:
             large_median = _by_key(run)[ONE_SET].stats.median_us
             growth.append((variant, large_median / _by_key(small)[ONE_SET].stats.median_us))
-    if growth:
+    apart = ", ".join(f"{variant} {value:.2f}x" for variant, value in growth)
+    if interleaved:
+        rounds = interleaved[0].rounds
         checks.append(Target(
             "that median within 2x of the one with 100 statements",
-            all(value <= 2 for _, value in growth),
-            ", ".join(f"{variant} {value:.2f}x" for variant, value in growth)))
+            all(item.ratio <= 2 for item in interleaved),
+            f"interleaved, median over {rounds} rounds of each round's ratio: "
+            + ", ".join(f"{item.variant} {item.ratio:.2f}x" for item in interleaved)
+            + (f"; the table's medians, timed apart: {apart}" if apart else "")))
+    elif growth:
+        checks.append(Target("that median within 2x of the one with 100 statements",
+                             all(value <= 2 for _, value in growth), apart))
     ratios = [(peer_median(run, peer) / _by_key(run)[mode].stats.median_us, run, peer, mode)
               for run in runs for peer in PEERS for mode in IAMGUARD_MODES]
     slowest = min(ratios, key=lambda item: item[0])
@@ -150,6 +158,11 @@ def _footnotes(config: BenchConfig, runs: Sequence[WorkloadRun], overhead_ns: fl
            else "Build memory is measured only by the full run (`make bench`)."),
         "- Every request any two engines decided was cross-checked: all engines returned the same "
         "allow/deny, with no evaluation error.",
+        "- Growth from the smallest to the largest one set (the 2x target): the table's medians are timed "
+        "tens of seconds apart, so load from other processes during one of them moves their ratio as much "
+        "as the growth itself. The target is therefore read from a separate, interleaved measurement: both "
+        "sets built side by side, timed in alternating passes over their requests (order flipped every "
+        "round), growth = median over rounds of each round's ratio. Both figures are shown.",
         f"- Workload: tenants of ~{per_tenant:.0f} statements each (more statements = more tenants); "
         "users hold 1-3 job roles plus the tenant's guardrail role of explicit denies; action and "
         "resource patterns are literal or end in `*`. ABAC: about 60% of Allow statements carry 1-2 "
@@ -159,8 +172,8 @@ def _footnotes(config: BenchConfig, runs: Sequence[WorkloadRun], overhead_ns: fl
 
 
 def render(config: BenchConfig, runs: Sequence[WorkloadRun], memory: Mapping[MemoryJob, float | None],
-           overhead_ns: float = 0.0) -> Section:
-    checked = targets(runs)
+           overhead_ns: float = 0.0, interleaved: Sequence[Growth] = ()) -> Section:
+    checked = targets(runs, interleaved)
     markdown = "\n\n".join([
         "### Decision latency",
         _latency_table(runs, memory, config),

@@ -14,8 +14,9 @@ from urllib.parse import unquote_to_bytes
 
 from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
+from iamguard.store.database import StoreError
 from iamguard.web import Guard, public, rule
-from tests.web.stubs import TENANT, StubAuthority, standard_authority
+from tests.web.stubs import TENANT, StubAuthority, TokenRefused, standard_authority
 
 REPO = Path(__file__).resolve().parents[2]
 DJANGO_EXAMPLE = REPO / "examples" / "django_app"
@@ -182,4 +183,26 @@ COMMON_ATTACKS: list[tuple[str, bytes, tuple[tuple[str, str], ...], int]] = [
     ("DELETE", b"/orders/1", READER, 403),
     ("DELETE", b"/orders/1", bearer("writer"), 401),  # step-up
     ("POST", b"/orders/1/lines", READER, 403),
+]
+
+
+class ExplodingSink:
+    def emit(self, record: Any) -> None:
+        raise OSError("disk full")
+
+
+def _broken_provider(given: Any) -> Any:
+    raise ValueError("cannot read the order's owner")
+
+
+# Faults inside authorization, each adapter's answer: (name, stub authority failures, guard
+# options, status). Never the handler's response.
+FAULTS: list[tuple[str, dict[str, BaseException], dict[str, Any], int]] = [
+    ("authenticate raises", {"authenticate": KeyError("x")}, {}, 503),
+    ("store is locked", {"authenticate": StoreError("database is locked")}, {}, 503),
+    ("timeout", {"authenticate": TimeoutError()}, {}, 503),
+    ("policies fail to load", {"policy_set_for": RecursionError()}, {}, 503),
+    ("token refused", {"authenticate": TokenRefused("revoked")}, {}, 401),
+    ("context provider fails", {}, {"context": [_broken_provider]}, 503),
+    ("audit sink fails", {}, {"audit": ExplodingSink()}, 503),
 ]

@@ -25,17 +25,15 @@ from django_iamguard.resolvers import user_resolver
 from django_iamguard.routing import route_template
 
 from iamguard.audit import MemorySink
-from iamguard.store.database import StoreError
 from iamguard.web import Login, RouteConfigError
 from tests.integrations.django_views import CALLS
-from tests.integrations.support import COMMON_ATTACKS, ORDER, READER, bearer, call_wsgi, stub_guard
+from tests.integrations.support import COMMON_ATTACKS, FAULTS, ORDER, READER, bearer, call_wsgi, stub_guard
 from tests.web.asgi_support import call_raw
 from tests.web.stubs import (
     ALICE,
     ORDER_ARN,
     StubDirectory,
     StubSession,
-    TokenRefused,
     standard_authority,
 )
 from tests.web.stubs import READER as READER_POLICY  # the reader's policy document
@@ -274,24 +272,6 @@ def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(kind: str) -> N
     assert CALLS.names == ["get_order"]
 
 
-class ExplodingSink:
-    def emit(self, record: Any) -> None:
-        raise OSError("disk full")
-
-
-def _broken_provider(given: Any) -> Any:
-    raise ValueError("cannot read the order's owner")
-
-
-FAULTS: list[tuple[str, dict[str, BaseException], dict[str, Any], int]] = [
-    ("authenticate raises", {"authenticate": KeyError("x")}, {}, 503),
-    ("store is locked", {"authenticate": StoreError("database is locked")}, {}, 503),
-    ("timeout", {"authenticate": TimeoutError()}, {}, 503),
-    ("policies fail to load", {"policy_set_for": RecursionError()}, {}, 503),
-    ("token refused", {"authenticate": TokenRefused("revoked")}, {}, 401),
-    ("context provider fails", {}, {"context": [_broken_provider]}, 503),
-    ("audit sink fails", {}, {"audit": ExplodingSink()}, 503),
-]
 
 
 @STACKS

@@ -11,11 +11,10 @@ from flask import Blueprint, Flask, g, jsonify, request
 from flask_iamguard import IamGuard, route_template
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from iamguard.store.database import StoreError
 from iamguard.web import Guard, UnmappedRoutesError, public, rule
 from tests.integrations.apps import flask_app
-from tests.integrations.support import COMMON_ATTACKS, ORDER, READER, Calls, bearer, call_wsgi, stub_guard
-from tests.web.stubs import ALICE, ORDER_ARN, TENANT, StubSession, TokenRefused, standard_authority
+from tests.integrations.support import COMMON_ATTACKS, FAULTS, ORDER, READER, Calls, bearer, call_wsgi, stub_guard
+from tests.web.stubs import ALICE, ORDER_ARN, TENANT, StubSession, standard_authority
 
 
 def build(**guard_options: Any) -> tuple[Flask, Calls, Any]:
@@ -149,26 +148,6 @@ def test_two_credentials_at_once_are_refused() -> None:
     assert call_wsgi(app, "GET", b"/orders/1", twice).status == 400
     assert call_wsgi(app, "GET", b"/orders/1", (("cookie", "session=reader"),)).status == 200
     assert calls.names == ["get_order"]
-
-
-class ExplodingSink:
-    def emit(self, record: Any) -> None:
-        raise OSError("disk full")
-
-
-def _broken_provider(given: Any) -> Any:
-    raise ValueError("cannot read the order's owner")
-
-
-FAULTS: list[tuple[str, dict[str, BaseException], dict[str, Any], int]] = [
-    ("authenticate raises", {"authenticate": KeyError("x")}, {}, 503),
-    ("store is locked", {"authenticate": StoreError("database is locked")}, {}, 503),
-    ("timeout", {"authenticate": TimeoutError()}, {}, 503),
-    ("policies fail to load", {"policy_set_for": RecursionError()}, {}, 503),
-    ("token refused", {"authenticate": TokenRefused("revoked")}, {}, 401),
-    ("context provider fails", {}, {"context": [_broken_provider]}, 503),
-    ("audit sink fails", {}, {"audit": ExplodingSink()}, 503),
-]
 
 
 @pytest.mark.parametrize(("name", "fail", "options", "status"), FAULTS, ids=[row[0] for row in FAULTS])

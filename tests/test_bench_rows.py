@@ -176,3 +176,41 @@ def test_growth_is_measured_on_both_scales_interleaved() -> None:
     assert (growth.small_scale, growth.large_scale, growth.rounds) == (100, 200, 5)
     assert all(value > 0 for value in growth.small_us + growth.large_us)
     assert measure_growth(replace(config, scales=(100,)), abac=False, log=lambda line: None) is None
+
+
+def test_the_load_generator_reads_responses_split_and_joined_anyhow() -> None:
+    from bench.web.loadgen import ResponseReader
+
+    first = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: x\r\n\r\nhello"
+    second = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+    third = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n\r\n\r\nabcdefgh"  # a body holding a blank line
+    stream = first + second + third
+    for cut in range(1, len(stream)):
+        reader = ResponseReader()
+        reader.feed(stream[:cut])
+        reader.feed(stream[cut:])
+        assert reader.statuses == [200, 401, 200], cut
+    byte_by_byte = ResponseReader()
+    for index in range(len(stream)):
+        byte_by_byte.feed(stream[index:index + 1])
+    assert byte_by_byte.statuses == [200, 401, 200]
+
+
+def test_the_served_apps_get_the_same_bytes_and_no_target_reads_them(seeded: WebTenant) -> None:
+    framework = build("Starlette on uvicorn", seeded)
+    assert not isinstance(framework, Unavailable), framework
+    try:
+        assert not framework.in_process
+        assert {contender.token for contender in framework.contenders} == {seeded.reader_token}
+    finally:
+        framework.close()
+    from bench.rows.middleware import FrameworkRun, Rates
+
+    def run(name: str, in_process: bool) -> FrameworkRun:
+        return FrameworkRun(name, "driver", (Rates("bare", BARE, "", (100.0,), 1),
+                                             Rates("iamguard", IAMGUARD, "", (50.0,), 1)), in_process)
+
+    section = render([run("Starlette", True), run("Starlette on uvicorn", False)], [],
+                     Schedule.of(BenchConfig.quick_run()), summarize([1000]))
+    assert [target.description.split(":")[0] for target in section.targets] == ["Starlette"]
+    assert "Starlette on uvicorn: a real server on loopback" in section.markdown

@@ -66,6 +66,7 @@ class FrameworkRun:
     name: str
     driver: str
     rates: tuple[Rates, ...]
+    in_process: bool = True
 
     def bare(self) -> Rates:
         return next(rates for rates in self.rates if rates.kind == BARE)
@@ -104,7 +105,7 @@ def measure(framework: Framework, schedule: Schedule) -> FrameworkRun:
             requests[contender.label] += count
     rates = tuple(Rates(contender.label, contender.kind, contender.note, tuple(per_round[contender.label]),
                         requests[contender.label]) for contender in contenders)
-    return FrameworkRun(framework.name, framework.driver, rates)
+    return FrameworkRun(framework.name, framework.driver, rates, framework.in_process)
 
 
 def time_authentication(tenant: WebTenant, calls: int) -> Stats:
@@ -148,9 +149,10 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
         "record because the `iamguard.audit` logger is at its default level (INFO off).",
         "- Drivers, the same for every app of a framework: "
         + "; ".join(f"{run.name}: {run.driver}" for run in runs)
-        + ". One request at a time, no sockets; every response's status is checked (a non-200 aborts "
-        "the run), and before timing each protected app is shown to answer 200 with the handler's body "
-        "for the reader's token, 401 without a token and 403 with the token of a user allowed nothing.",
+        + ". In process, one request at a time and no sockets: the difference is the apps' own cost. "
+        "Every response's status is checked (a non-200 aborts the run), and before timing each protected "
+        "app is shown to answer 200 with the handler's body for the reader's token, 401 without a token "
+        "and 403 with the token of a user allowed nothing.",
         f"- {schedule.rounds} rounds; in each, every app serves back-to-back requests for "
         f"{schedule.slice_s:g} s, in a rotating order, after one untimed warm-up slice each. "
         "Requests/s: median over rounds. Overhead: median over rounds of (bare rate ÷ app rate - 1), "
@@ -165,8 +167,16 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
             if rates.note:
                 notes.append(f"- {run.name}, {rates.label}: {rates.note}.")
     notes += [f"- {item.name} not measured: {item.reason}" for item in missing]
+    served = [run.name for run in runs if not run.in_process]
+    if served:
+        notes.append(f"- {', '.join(served)}: a real server on loopback, shown to put the in-process figures in "
+                     "proportion (HTTP parsing, the event loop and the socket included, as a deployed app pays "
+                     "them); the bare and protected servers receive the same bytes, the reader's token included. "
+                     "The target is read from the in-process rows.")
     targets = []
     for run in runs:
+        if not run.in_process:
+            continue
         mine = next(rates for rates in run.rates if rates.kind == IAMGUARD)
         overhead = run.overhead(mine)
         targets.append(Target(

@@ -33,6 +33,7 @@ class Framework:
     driver: str  # how requests reach the app
     contenders: tuple[Contender, ...]
     close: Callable[[], None] = field(repr=False)
+    in_process: bool = True  # False: served over a socket, shown for proportion, no target
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,26 @@ def starlette(tenant: WebTenant) -> Framework:
     return Framework("Starlette", "ASGI app called directly", contenders, lambda: _close(contenders))
 
 
+def starlette_served(tenant: WebTenant) -> Framework:
+    from bench.web import starlette_apps as apps
+    from bench.web.loopback import PIPELINE_DEPTH, LoopbackClient
+
+    bare_client = LoopbackClient(apps.bare(), PATH)
+    try:
+        protected = LoopbackClient(apps.with_iamguard(tenant), PATH)
+    except BaseException:
+        bare_client.close()
+        raise
+    # The bare app gets the reader's token too: both servers parse the very same request bytes.
+    contenders = (
+        Contender("bare", BARE, bare_client, tenant.reader_token),
+        Contender("iamguard", IAMGUARD, protected, tenant.reader_token),
+    )
+    driver = (f"uvicorn (its default HTTP/1.1 parser) on 127.0.0.1, one keep-alive connection, requests "
+              f"pipelined {PIPELINE_DEPTH} deep by a load generator in a process of its own")
+    return Framework("Starlette on uvicorn", driver, contenders, lambda: _close(contenders), in_process=False)
+
+
 def flask(tenant: WebTenant) -> Framework:
     from bench.web import flask_apps as apps
 
@@ -95,8 +116,8 @@ def django(tenant: WebTenant) -> Framework:
 
 
 BUILDERS: dict[str, Callable[[WebTenant], Framework]] = {
-    "Starlette": starlette, "Flask": flask, "Django": django}
-INTEGRATIONS = {"Flask": "flask_iamguard", "Django": "django_iamguard"}
+    "Starlette": starlette, "Flask": flask, "Django": django, "Starlette on uvicorn": starlette_served}
+INTEGRATIONS = {"Flask": "flask_iamguard", "Django": "django_iamguard", "Starlette on uvicorn": "uvicorn"}
 
 
 def _close(contenders: tuple[Contender, ...]) -> None:

@@ -168,10 +168,14 @@ class CompiledCondition:
                 tokenize(readers.to_text(value), variables=True, wildcards=base.accepts_wildcards)
                 for value in entry.values
             )
-            if any(isinstance(token, Variable) for tokens in token_lists for token in tokens):
+            # `${*}`, `${?}` and `${$}` are literal characters: a value holding one is read from its
+            # tokens like a value with variables, never re-read as plain text (where `*` is a wildcard).
+            if any(isinstance(token, Variable) for tokens in token_lists for token in tokens) or any(
+                    "${" in readers.to_text(value) for value in entry.values):
                 self.dynamic_values = token_lists
                 if (self.family is Family.STRING and base.comparison is Comparison.EQUALS
-                        and len(token_lists) == 1 and len(token_lists[0]) == 1):
+                        and len(token_lists) == 1 and len(token_lists[0]) == 1
+                        and isinstance(token_lists[0][0], Variable)):
                     self._eq_variable = token_lists[0][0]  # the policy value is `${key}` alone
                 return
         self._static = _value_test(base, entry.values)
@@ -245,9 +249,7 @@ class CompiledCondition:
         if variable is None:
             expected = self._eq_value
         else:  # as `_test_for` would resolve it, without building a test
-            expected = state.variable(variable.key)
-            if expected is None:
-                expected = variable.default
+            expected = state.variable_or_default(variable.key, variable.default)
             if expected is None:  # no value and no default: this policy value matches nothing
                 return self._judge(_never, request_values)
         if expected is not None:  # the same outcome as `value in frozenset([expected])`

@@ -200,6 +200,15 @@ class EvaluationState:
         self._coerced[cache_key] = result
         return result
 
+    def variable_or_default(self, key_lower: str, default: str | None) -> str | None:
+        """A policy variable's text: the key's value, else `default` when the key is absent. A key
+        that is present without one usable value (several values, an unreadable one) has no text
+        and no default: IAM uses the default only for a missing key."""
+        value = self.variable(key_lower)
+        if value is None and self.request.values(key_lower) is None:
+            return default
+        return value
+
     def variable(self, key_lower: str) -> str | None:
         """The text a policy variable stands for, or None when it has no single value."""
         raw = self.request.values(key_lower)

@@ -41,9 +41,7 @@ def resolve(tokens: Sequence[Token], state: EvaluationState) -> list[Token] | No
     resolved: list[Token] = []
     for token in tokens:
         if isinstance(token, Variable):
-            value = state.variable(token.key)
-            if value is None:
-                value = token.default
+            value = state.variable_or_default(token.key, token.default)
             if value is None:
                 return None
             resolved.append(value)
@@ -119,7 +117,7 @@ class ArnPattern:
         for segment in self._segments:
             for token in segment:
                 if isinstance(token, Variable):
-                    values.append(state.variable(token.key))
+                    values.append(state.variable_or_default(token.key, token.default))
         key = tuple(values)  # None (no value) can never collide with a real value
         if key in self._memo:
             return self._memo[key]

@@ -187,6 +187,9 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
             raise PolicyError(
                 [Finding("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "InvalidJson")]
             ) from None
+        except ValueError:
+            # json raises a plain ValueError for an integer longer than Python converts (4300 digits).
+            raise PolicyError([Finding("", "a number in the document has too many digits", "InvalidNumber")]) from None
     elif isinstance(source, Mapping):
         data = source
         try:

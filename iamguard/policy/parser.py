@@ -15,6 +15,7 @@ from typing import Any
 from iamguard.errors import Finding, PolicyError, join_pointer
 from iamguard.policy import values as value_readers
 from iamguard.policy.arn import TENANT_ID, split_arn
+from iamguard.policy.globalkeys import global_key_problem
 from iamguard.policy.jsondoc import DEFAULT_LIMITS, Limits
 from iamguard.policy.model import (
     VERSION_2008,
@@ -407,7 +408,7 @@ def _condition_key_problem(key: str) -> str | None:
         return f"condition key {key!r} must look like 'prefix:name', for example aws:SourceIp"
     if any(char.isspace() for char in key) or "${" in key:
         return f"condition key {key!r} must not contain spaces or policy variables"
-    return None
+    return global_key_problem(key)
 
 
 def _condition_values(raw: Any, pointer: str, report: _Collector) -> list[Any] | None:
@@ -456,11 +457,21 @@ def _value_problem(family: Family, variables: bool, value: Any) -> str | None:
             if family is Family.ARN and text != "*" and not any(t is STAR for t in tokens[:1]) \
                     and split_arn(text) is None:
                 return f"{text!r} is not an ARN (arn:partition:service:region:account:resource)"
+            if family is Family.ARN and tokens != (STAR,) and _pattern_colons(tokens) < 5:
+                # ARN operators compare six colon-separated parts; with fewer the value matches
+                # nothing, which would silently disable a Deny.
+                return (f"{text!r} does not have the six parts of an ARN "
+                        "(arn:partition:service:region:account:resource); use '*' alone to match any ARN")
             del tokens
     except ValueError as exc:
         return str(exc)
     return None
 
+
+
+def _pattern_colons(tokens: tuple[Any, ...]) -> int:
+    """Colons in the pattern's own text (not in a variable's value or default)."""
+    return sum(token.count(":") for token in tokens if isinstance(token, str))
 
 
 def clear_check_caches() -> None:

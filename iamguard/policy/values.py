@@ -25,6 +25,7 @@ _DATE = re.compile(
 )
 NetworkAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MAPPED_PREFIX = 96  # ::ffff:0:0/96 holds the IPv4-mapped addresses (RFC 4291 section 2.5.5.2)
 
 
 def to_text(value: object) -> str:
@@ -141,22 +142,39 @@ def to_network(value: object) -> Network:
     if not isinstance(value, str):
         raise ValueError(f"{_show(value)} is not an IP address or CIDR block")
     try:
-        return ipaddress.ip_network(value, strict=False)
+        network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ValueError(
             f"{_show(value)} is not an IP address or CIDR block (for example 203.0.113.0/24 or 2001:db8::/32)"
         ) from None
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is not None and network.prefixlen >= _MAPPED_PREFIX:
+        # Written in IPv4-mapped form, but the block holds IPv4 hosts: read it as the IPv4 block,
+        # the same way `to_address` reads a mapped request address.
+        return ipaddress.IPv4Network((mapped, network.prefixlen - _MAPPED_PREFIX))
+    return network
 
 
 def to_address(value: object) -> NetworkAddress:
+    """A request address. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, what a dual-stack socket
+    reports for an IPv4 client) is the IPv4 address it carries: read as IPv6 it would slip past every
+    IPv4 block in an `IpAddress` Deny."""
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
-    if not isinstance(value, str):
+        address: NetworkAddress = value
+    elif not isinstance(value, str):
         raise ValueError(f"{_show(value)} is not an IP address")
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"{_show(value)} is not an IP address") from None
+    else:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{_show(value)} is not an IP address") from None
+    return unmapped(address)
+
+
+def unmapped(address: NetworkAddress) -> NetworkAddress:
+    """The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) carries; others unchanged."""
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped if mapped is not None else address
 
 
 def to_binary(value: object) -> bytes:

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from iamguard import audit as codes
-from iamguard.web.asgi_routes import NoRoute, RouteMatch, find_router, resolve, route_entries
+from iamguard.web.asgi_routes import NoRoute, RouteMatch, find_router, reparsed_parameter, resolve, route_entries
 from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
 from iamguard.web.guard import ContextProvider, Guard, Verdict
 from iamguard.web.request import IamContext, WebRequest
@@ -56,6 +56,7 @@ from iamguard.web.routes import (
     attach_rule,
     public,
     rule,
+    rules_of,
 )
 from iamguard.web.target import Rejection
 
@@ -149,6 +150,21 @@ def _expose(scope: Scope, iam: IamContext) -> None:
     # principal of one request into another (CACHE-05).
     state = scope.get("state")
     scope["state"] = {**(state if isinstance(state, dict) else {}), "iam": iam}
+
+
+def _reparsed(dependant: Any, params: dict[str, Any]) -> Rejection | None:
+    """A refusal when FastAPI would give the handler other path values than the ARN names."""
+    if dependant is None or not params:
+        return None
+    try:
+        name = reparsed_parameter(dependant, params)
+    except Exception as exc:  # FastAPI's internals changed: the values cannot be vouched for
+        logger.error("iamguard: cannot validate the path parameters (%s)", type(exc).__name__)
+        return Rejection(503, codes.INTERNAL_ERROR, "cannot validate the path parameters")
+    if name is None:
+        return None
+    return Rejection(400, codes.INVALID_PATH_PARAMETER,
+                     f"path parameter {name!r} must be written as the value it stands for (no other spelling)")
 
 
 def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
@@ -245,6 +261,9 @@ class IamMiddleware:
         if match.partial and scope["type"] == "http":
             rejection = self.guard.screen(request) or Rejection(405, codes.METHOD_NOT_ALLOWED, "method not allowed")
             return self.guard.refuse(request, rejection)
+        reparsed = _reparsed(match.dependant or getattr(match.route, "dependant", None), match.params)
+        if reparsed is not None:
+            return self.guard.refuse(request, self.guard.screen(request) or reparsed)
         return await self.guard.check(request)
 
 
@@ -325,13 +344,18 @@ class Iam:
             if connection is None:
                 raise TypeError("iamguard: the decorated endpoint received no request or websocket")
             method = "WEBSOCKET" if connection.scope["type"] == "websocket" else connection.scope["method"]
+            denied: WebResponse | None = None
             if item.covers("GET" if method == "HEAD" else method):
                 denied = await _authorize_in_endpoint(guard, item, connection)
-                if denied is not None:
-                    if isinstance(connection, WebSocket):
-                        await refuse_websocket(connection.scope, connection.receive, connection.send, denied)
-                        return None
-                    return _starlette_response(denied)
+            elif not isinstance(connection.scope.get(SCOPE_KEY), IamContext):
+                # No middleware decided, and this rule is not for this method: the guard decides with
+                # every rule the endpoint declares, so a method none of them covers is denied (MAP-11).
+                denied = await _decide_in_endpoint(guard, rules_of(enforced), connection)
+            if denied is not None:
+                if isinstance(connection, WebSocket):
+                    await refuse_websocket(connection.scope, connection.receive, connection.send, denied)
+                    return None
+                return _starlette_response(denied)
             if inspect.iscoroutinefunction(endpoint):
                 return await endpoint(*args, **kwargs)
             return await run_in_threadpool(endpoint, *args, **kwargs)
@@ -370,10 +394,22 @@ async def _authorize_in_endpoint(guard: Guard, item: RouteRule, connection: HTTP
             return None
         logger.error("iamguard: the router dispatched different path parameters than were authorized")
         return json_response(403, {"error": "AccessDenied", "action": item.action, "resource": None})
+    return await _decide_in_endpoint(guard, (item,), connection)
+
+
+async def _decide_in_endpoint(guard: Guard, declared: tuple[RouteRule, ...],
+                              connection: HTTPConnection) -> WebResponse | None:
+    """Decide inside a dispatched endpoint, from the router's values and the `declared` rules."""
+    scope = connection.scope
+    params = dict(scope.get("path_params", {}))
     route = scope.get("route")
     template = getattr(route, "path_format", None) if route is not None else None
-    request = web_request(scope, None, declared=(item,)).replaced(route=template, path_params=params)
-    verdict = await guard.check(request)
+    request = web_request(scope, None, declared=declared).replaced(route=template, path_params=params)
+    reparsed = _reparsed(getattr(route, "dependant", None), params)
+    if reparsed is not None:
+        verdict = guard.refuse(request, guard.screen(request) or reparsed)
+    else:
+        verdict = await guard.check(request)
     if verdict.allowed:
         assert verdict.iam is not None
         _expose(scope, verdict.iam)

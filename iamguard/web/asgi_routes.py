@@ -14,7 +14,8 @@ request unmappable, which the guard denies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class RouteMatch:
     route: Any = field(repr=False)
     partial: bool = False
     methods: frozenset[str] | None = None
+    dependant: Any = field(default=None, repr=False, compare=False)  # FastAPI's, when the route has one
 
 
 @quick_init
@@ -163,7 +165,8 @@ def _leaf(route: Any, template: str, params: dict[str, Any], method: str, *, par
     dependant = getattr(source, "dependant", None) or getattr(route, "dependant", None)
     methods = getattr(source, "methods", None) or getattr(route, "methods", None)
     declared = declared_rules(endpoint, method, dependant, route if endpoint is None else None)
-    return RouteMatch(template, params, declared, route, partial, frozenset(methods) if methods else None)
+    return RouteMatch(template, params, declared, route, partial, frozenset(methods) if methods else None,
+                      dependant)
 
 
 def _pick(routes: list[Any], scope: dict[str, Any], prefix: str, method: str,
@@ -258,6 +261,52 @@ def _included(route: Any, scope: dict[str, Any], prefix: str, method: str) -> Ro
         return _descend(starlette_route, scope, _plain(child), prefix, method, partial=name == _PARTIAL)
     template = prefix + (getattr(context, "path_format", None) or getattr(inner, "path_format", "") or "")
     return _leaf(inner, template, params, method, partial=name == _PARTIAL, context=context)
+
+
+def _path_fields(dependant: Any) -> list[Any]:
+    """The path-parameter fields of a FastAPI dependant and of all its sub-dependencies."""
+    found: list[Any] = []
+    stack = [dependant]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.extend(getattr(current, "path_params", None) or ())
+        stack.extend(getattr(current, "dependencies", None) or ())
+    return found
+
+
+def _canonical_text(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return value if isinstance(value, str) else str(value)
+
+
+def reparsed_parameter(dependant: Any, params: Mapping[str, Any]) -> str | None:
+    """The first path parameter FastAPI would hand to the endpoint (or a dependency) as another
+    value than the router's text, or None.
+
+    FastAPI validates path parameters again after routing, with the endpoint's annotations:
+    `order_id: int` reads "007", "+7" and "7_0" as 7 and 70. The ARN holds the router's text, so
+    such a spelling would be authorized as one object while the handler acts on another (MAP-01).
+    Values FastAPI refuses are left to it (422: no handler runs). Raises when FastAPI's internals
+    are not what this expects; the caller denies then."""
+    fields = _path_fields(dependant)
+    if not fields:
+        return None
+    from fastapi.dependencies.utils import request_params_to_args
+
+    for item in fields:
+        values, errors = request_params_to_args([item], params)
+        if errors or item.name not in values:
+            continue
+        name = getattr(item, "alias", None) or item.name
+        sent = params.get(name)
+        if _canonical_text(values[item.name]) != _canonical_text(sent):
+            return str(name)
+    return None
 
 
 def _plain(child: dict[str, Any]) -> dict[str, Any]:

@@ -658,6 +658,10 @@ class Guard:
         # MFA keys are always present for an app login, so a Deny written with a plain operator
         # cannot be skipped by their absence (POL-02, MFA-07).
         if login.mfa_authenticated_at is not None:
+            if login.mfa_authenticated_at.utcoffset() is None:
+                # A naive time would be read in the server's local zone: hours off, often "fresh".
+                raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR,
+                               "Login.mfa_authenticated_at must be a timezone-aware datetime")
             age = max(0, int(self.clock.time() - login.mfa_authenticated_at.timestamp()))
             context[MFA_PRESENT] = True
             context[MFA_AGE] = age

@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from iamguard.policy.values import unmapped
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -36,16 +38,24 @@ class ForwardedHeaderError(ValueError):
     """A trusted proxy sent a forwarding header iamguard cannot read."""
 
 
-@functools.lru_cache(maxsize=4096)
-def parse_address(text: str) -> IPAddress | None:
-    """A strictly parsed address: no port, brackets, zone, whitespace or leading zeros.
-    (Memoized: peers repeat, and parsing is the costly part of reading the client address.)"""
+def _strict_address(text: str) -> IPAddress | None:
+    """`text` as written: no port, brackets, zone, whitespace or leading zeros."""
     if not text or "%" in text or text != text.strip():
         return None
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_address(text: str) -> IPAddress | None:
+    """A strictly parsed address (see `_strict_address`), IPv4-mapped IPv6 as the IPv4 address:
+    a dual-stack socket or proxy reports an IPv4 client as `::ffff:a.b.c.d`, and left mapped it
+    would slip past an IPv4 `IpAddress` Deny and past the trusted-proxy list.
+    (Memoized: peers repeat, and parsing is the costly part of reading the client address.)"""
+    address = _strict_address(text)
+    return unmapped(address) if address is not None else None
 
 
 @dataclass(frozen=True)
@@ -177,12 +187,12 @@ def _node_address(node: str | None) -> IPAddress:
         if inside.lower() == "unknown" or inside.startswith("_"):
             raise ForwardedHeaderError("Forwarded from a trusted proxy hides the client (an 'unknown' or "
                                        "obfuscated 'for'); iamguard needs its IP address")
-    address = parse_address(inside)
+    address = _strict_address(inside)
     malformed_port = bool(port) and not (port.startswith(":") and _PORT.fullmatch(port[1:]))
     if address is None or address.version != version or (version == 6 and not bracket) or malformed_port:
         raise ForwardedHeaderError("Forwarded from a trusted proxy has a 'for' that is not an IP address "
                                    "(IPv6 goes in brackets, a port after a colon, inside quotes)")
-    return address
+    return unmapped(address)
 
 
 # --- the client and the scheme ------------------------------------------------------------

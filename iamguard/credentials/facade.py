@@ -18,7 +18,7 @@ import httpx
 
 from iamguard.clock import Clock
 from iamguard.credentials.access_keys import AccessKey, AccessKeyLastUsed, AccessKeyMetadata, AccessKeyService
-from iamguard.credentials.config import CredentialsConfig
+from iamguard.credentials.config import MAX_LEEWAY_SECONDS, CredentialsConfig
 from iamguard.credentials.errors import ConfigurationError, InvalidToken, NoSuchEntity, RevokedToken, ValidationError
 from iamguard.credentials.liveness import GenerationWatch, LivenessChecker
 from iamguard.credentials.memory_store import MemoryCredentialStore
@@ -422,7 +422,10 @@ class Credentials:
     def prune(self) -> None:
         """Housekeeping: forget revocations and failure counters that can no longer matter."""
         now = self.clock.time()
-        self.store.prune(now, now - self.config.max_token_lifetime - self.config.leeway_seconds)
+        # A revoked token is still refused as revoked until its exp plus the leeway (up to the
+        # largest leeway any process may be configured with); forgetting its jti earlier would let
+        # it authenticate again for the rest of that leeway.
+        self.store.prune(now - MAX_LEEWAY_SECONDS, now - self.config.max_token_lifetime - self.config.leeway_seconds)
 
     # authorization helpers
 

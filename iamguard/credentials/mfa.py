@@ -5,14 +5,16 @@
   typed to enrol can never double as the next login's second factor.
 - A code is accepted only if its step is newer than every step accepted before on that device;
   the check and the update are one atomic store operation (MFA-01, MFA-02).
-- Failures count per device and per user in the store; at the threshold the device (or user) is
-  locked for the configured period and the lockout is audited (MFA-04).
+- Failures count per device and per user in the store, each attempt counted before its code is
+  checked (a success clears the count), so concurrent guesses cannot outrun the threshold; at the
+  threshold the device (or user) is locked for the configured period, audited (MFA-04).
 - Recovery codes: single-use, stored as salted scrypt hashes, consumed by an atomic delete,
   counted against the same per-user lockout, and every use is audited (MFA-08).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -34,15 +36,18 @@ from iamguard.credentials.errors import (
     ValidationError,
 )
 from iamguard.credentials.hashing import DummyHash, hash_secret, verify_secret
-from iamguard.credentials.records import MfaDeviceRecord, RecoveryCodeRecord
+from iamguard.credentials.records import MfaDeviceRecord, RecoveryCodeRecord, ThrottleState
 from iamguard.credentials.sealing import Sealer
-from iamguard.credentials.store import AlreadyExists, CredentialStore, LimitReached
+from iamguard.credentials.store import AlreadyExists, CredentialStore, LimitReached, locked_before
+from iamguard.store.database import StoreError
 
 _SEED_PURPOSE = "totp-seed"
 # Crockford's base32 alphabet: no I, L, O or U, so codes survive being read aloud or written down.
 _RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RECOVERY_CODE = re.compile(r"[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}", re.ASCII)
 _INVALID_CODE = "the authentication code is not valid"
+# (subject, counter state) for each failure counter an attempt was counted against.
+_Claims = list[tuple[str, ThrottleState]]
 
 
 @dataclass(frozen=True)
@@ -164,13 +169,13 @@ class MfaService:
         if device.enabled:
             raise EntityAlreadyExists(f"MFA device {serial_number} is already enabled")
         now = self._clock.time()
-        self._check_unlocked(device, user_id, now)
+        claims = self._check_unlocked(device, user_id, now)
         if not (totp.well_formed(code1) and totp.well_formed(code2)):
-            self._fail(device, user_id, now, "malformed_code")
+            self._fail(device, user_id, now, "malformed_code", claims)
         assert isinstance(code1, str) and isinstance(code2, str)
         step = totp.consecutive_step(self._seed(device), code1, code2, now)
         if step is None or not self._store.enable_mfa_device(device.device_id, step, now):
-            self._fail(device, user_id, now, "wrong_enrolment_codes")
+            self._fail(device, user_id, now, "wrong_enrolment_codes", claims)
         self._succeeded(device, user_id)
         audit.emit("mfa_device_enabled", outcome="success", tenant_id=self._tenant, user_id=user_id,
                    serial_number=serial_number)
@@ -202,59 +207,81 @@ class MfaService:
     def _seed(self, device: MfaDeviceRecord) -> str:
         return self._sealer().open(device.sealed_seed, purpose=_SEED_PURPOSE, row=device.device_id).decode("ascii")
 
-    def _check_unlocked(self, device: MfaDeviceRecord | None, user_id: str, now: float) -> None:
+    def _subjects(self, device: MfaDeviceRecord | None, user_id: str) -> list[str]:
         subjects = [self._user_subject(user_id)]
         if device is not None:
             subjects.insert(0, self._device_subject(device))
-        for subject in subjects:
-            state = self._store.throttle_state(subject)
-            if state.locked(now):
-                assert state.locked_until is not None
-                audit.emit("mfa_attempt_while_locked", outcome="failure", level=logging.WARNING,
-                           tenant_id=self._tenant, user_id=user_id,
-                           serial_number=device.serial_number if device else None)
-                raise Throttled("too many failed authentication codes; try again later",
-                                math.ceil(state.locked_until - now))
+        return subjects
 
-    def _fail(self, device: MfaDeviceRecord | None, user_id: str, now: float, reason: str) -> None:
-        lockout = self._config.mfa_lockout
+    def _check_unlocked(self, device: MfaDeviceRecord | None, user_id: str, now: float) -> _Claims:
+        """Refuse while locked; otherwise count this attempt as a failure before its code is looked
+        at (MFA-04). Checking first and counting after a wrong code let concurrent guesses all pass
+        the check before any was counted; claimed up front, at most `max_failures` codes are ever
+        evaluated per lock period. A success clears the counts again (`_succeeded`)."""
+        claims: _Claims = []
+        for subject in self._subjects(device, user_id):
+            state = self._store.throttle_state(subject)
+            if not state.locked(now):
+                state = self._store.record_failure(subject, now, self._config.mfa_lockout)
+                claims.append((subject, state))
+                if not locked_before(state, now):
+                    continue
+            assert state.locked_until is not None
+            audit.emit("mfa_attempt_while_locked", outcome="failure", level=logging.WARNING,
+                       tenant_id=self._tenant, user_id=user_id,
+                       serial_number=device.serial_number if device else None)
+            raise Throttled("too many failed authentication codes; try again later",
+                            math.ceil(state.locked_until - now))
+        return claims
+
+    def _fail(self, device: MfaDeviceRecord | None, user_id: str, now: float, reason: str,
+              claims: _Claims) -> None:
+        """Refuse an attempt already counted by `_check_unlocked`; audit a lock that it set."""
         serial = device.serial_number if device else None
         audit.emit("mfa_code_rejected", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
                    user_id=user_id, serial_number=serial, reason=reason)
-        subjects = [self._user_subject(user_id)]
-        if device is not None:
-            subjects.insert(0, self._device_subject(device))
-        for subject in subjects:
-            state = self._store.record_failure(subject, now, lockout)
-            if state.locked(now) and state.last_failure == now and state.failures == 0:
+        for subject, state in claims:
+            if state.locked(now):
                 audit.emit("mfa_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
                            user_id=user_id, serial_number=serial, subject=subject.split(":", 2)[1],
-                           locked_seconds=lockout.lock_seconds)
+                           locked_seconds=self._config.mfa_lockout.lock_seconds)
         raise InvalidAuthenticationCode(_INVALID_CODE)
 
+    def _release(self, claims: _Claims, now: float) -> None:
+        """Undo the count of an attempt that ended in a store error rather than a verdict, when it
+        was the only one (a store error is not a wrong code); otherwise the count stays (fail closed)."""
+        for subject, state in claims:
+            if state.failures == 1 and not state.locked(now):
+                # If the store is failing anyway, the extra count only errs towards locking.
+                with contextlib.suppress(StoreError):
+                    self._store.clear_failures(subject)
+
     def _succeeded(self, device: MfaDeviceRecord | None, user_id: str) -> None:
-        if device is not None and self._store.throttle_state(self._device_subject(device)).failures:
-            self._store.clear_failures(self._device_subject(device))
-        if self._store.throttle_state(self._user_subject(user_id)).failures:
-            self._store.clear_failures(self._user_subject(user_id))
+        for subject in self._subjects(device, user_id):
+            self._store.clear_failures(subject)
 
     def verify(self, device: MfaDeviceRecord, code: object) -> MfaVerification:
         """Accept `code` for an enabled device at most once; raise otherwise."""
         now = self._clock.time()
-        self._check_unlocked(device, device.user_id, now)
+        claims = self._check_unlocked(device, device.user_id, now)
         if not device.enabled:
-            self._fail(device, device.user_id, now, "device_not_enabled")
+            self._fail(device, device.user_id, now, "device_not_enabled", claims)
         if not totp.well_formed(code):
-            self._fail(device, device.user_id, now, "malformed_code")
+            self._fail(device, device.user_id, now, "malformed_code", claims)
         assert isinstance(code, str)
         steps = totp.matching_steps(self._seed(device), code, now)
         if not steps:
-            self._fail(device, device.user_id, now, "wrong_code")
+            self._fail(device, device.user_id, now, "wrong_code", claims)
         for step in steps:
-            if self._store.consume_totp_step(device.device_id, step):
+            try:
+                consumed = self._store.consume_totp_step(device.device_id, step)
+            except StoreError:
+                self._release(claims, now)
+                raise
+            if consumed:
                 self._succeeded(device, device.user_id)
                 return MfaVerification(int(now), device.device_id, device.serial_number)
-        self._fail(device, device.user_id, now, "otp_replay")
+        self._fail(device, device.user_id, now, "otp_replay", claims)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def verify_for_user(self, user_id: str, code: object, serial_number: str | None = None) -> MfaVerification:
@@ -265,8 +292,7 @@ class MfaService:
             enabled = [d for d in self._store.list_mfa_devices(self._tenant, user_id) if d.enabled]
             if not enabled:
                 now = self._clock.time()
-                self._check_unlocked(None, user_id, now)
-                self._fail(None, user_id, now, "no_enabled_device")
+                self._fail(None, user_id, now, "no_enabled_device", self._check_unlocked(None, user_id, now))
             if len(enabled) > 1:
                 raise ValidationError("the user has several MFA devices; give SerialNumber")
             device = enabled[0]
@@ -292,21 +318,24 @@ class MfaService:
     def use_recovery_code(self, user_id: str, code: object) -> MfaVerification:
         self._dummy_recovery.prime()
         now = self._clock.time()
-        self._check_unlocked(None, user_id, now)
+        claims = self._check_unlocked(None, user_id, now)
         normalized = code.upper() if isinstance(code, str) and code.isascii() else None
         if normalized is None or not _RECOVERY_CODE.fullmatch(normalized):
             self._dummy_recovery.burn("0000-0000-0000-0000")
-            self._fail(None, user_id, now, "malformed_recovery_code")
+            self._fail(None, user_id, now, "malformed_recovery_code", claims)
         assert normalized is not None
         matched: RecoveryCodeRecord | None = None
         candidates = self._store.list_recovery_codes(self._tenant, user_id)
+        if not any(device.enabled for device in self._store.list_mfa_devices(self._tenant, user_id)):
+            # Codes back up an enabled device: once MFA is deactivated they prove nothing.
+            candidates = []
         if not candidates:
             self._dummy_recovery.burn(normalized)
         for candidate in candidates:  # no early exit: the time does not tell which code matched
             if verify_secret(normalized, candidate.code_hash) and matched is None:
                 matched = candidate
         if matched is None or not self._store.consume_recovery_code(matched.code_id):
-            self._fail(None, user_id, now, "wrong_recovery_code")
+            self._fail(None, user_id, now, "wrong_recovery_code", claims)
         assert matched is not None
         self._succeeded(None, user_id)
         audit.emit("recovery_code_used", outcome="success", level=logging.WARNING, tenant_id=self._tenant,

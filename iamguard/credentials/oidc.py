@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import threading
 from collections.abc import Mapping
@@ -152,8 +153,9 @@ class OidcVerifier:
         for name, value in times.items():
             if value is None and name == "nbf":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidIdentityToken(f"the token's {name} must be a number")
+            # NaN compares false with everything, so it would slip past every check below.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InvalidIdentityToken(f"the token's {name} must be a finite number")
         now = self._clock.time()
         iat, exp, nbf = float(times["iat"]), float(times["exp"]), times["nbf"]  # type: ignore[arg-type]
         if exp <= iat or exp - iat > MAX_TOKEN_LIFETIME:

@@ -27,7 +27,7 @@ from iamguard.credentials.errors import (
 )
 from iamguard.credentials.hashing import DummyHash, hash_secret, verify_secret
 from iamguard.credentials.records import LoginProfile, PasswordPolicy
-from iamguard.credentials.store import AlreadyExists, CredentialStore
+from iamguard.credentials.store import AlreadyExists, CredentialStore, locked_before
 
 MAX_PASSWORD_LENGTH = 128
 # Previous hashes kept per user: enough for IAM's largest reuse prevention (24, counting the
@@ -156,7 +156,13 @@ class PasswordService:
         now = self._clock.time()
         subject = self._subject(user_name)
         state = self._store.throttle_state(subject)
-        if state.locked(now):
+        locked = state.locked(now)
+        if not locked:
+            # Counted before the password is checked, not after a wrong one: otherwise concurrent
+            # guesses all pass this check before any is counted. A success clears the count.
+            state = self._store.record_failure(subject, now, self._config.login_lockout)
+            locked = locked_before(state, now)
+        if locked:
             assert state.locked_until is not None
             audit.emit("login_while_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
                        user_id=user_id)
@@ -169,13 +175,11 @@ class PasswordService:
         else:
             ok = isinstance(password, str) and verify_secret(text, profile.password_hash)
         if not ok:
-            after = self._store.record_failure(subject, now, self._config.login_lockout)
             audit.emit("login_failed", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                       user_id=user_id, locked=after.locked(now))
+                       user_id=user_id, locked=state.locked(now))
             raise AuthenticationFailed(_LOGIN_FAILED)
         assert profile is not None
-        if state.failures:
-            self._store.clear_failures(subject)
+        self._store.clear_failures(subject)
         if allow_expired:
             return
         policy = self.policy()

@@ -43,11 +43,19 @@ def next_failure_state(state: ThrottleState, now: float, lockout: Lockout) -> Th
     if expired_lock or quiet:
         state = ThrottleState(0, None, None)
     if state.locked(now):
-        return ThrottleState(state.failures, state.locked_until, now)
+        # Counted, so that a caller can tell an attempt made while locked (failures > 0) from the
+        # one that set the lock (failures == 0); the lock itself is not extended.
+        return ThrottleState(state.failures + 1, state.locked_until, now)
     failures = state.failures + 1
     if failures >= lockout.max_failures:
         return ThrottleState(0, now + lockout.lock_seconds, now)
     return ThrottleState(failures, None, now)
+
+
+def locked_before(state: ThrottleState, now: float) -> bool:
+    """Given the state `record_failure` returned, whether the subject was already locked before
+    that failure (rather than locked by it)."""
+    return state.locked(now) and state.failures > 0
 
 
 def throttle_stale(state: ThrottleState, horizon: float) -> bool:

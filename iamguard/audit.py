@@ -223,10 +223,14 @@ class Auditor:
         return delivered
 
     def _report(self, sink: AuditSink, exc: Exception, record: AuditRecord) -> None:
+        try:
+            rendered = record.to_json()
+        except Exception:  # the record itself cannot be JSON (a NaN or a tuple key in `extra`): still report it
+            rendered = json.dumps(repr(record), ensure_ascii=True)
         with contextlib.suppress(Exception):  # the last resort must not raise either
             self._failure_logger.error(
                 "audit sink %s failed (%s); undelivered record: %s",
-                type(sink).__name__, type(exc).__name__, record.to_json(),
+                type(sink).__name__, type(exc).__name__, rendered,
             )
 
 

@@ -21,6 +21,7 @@ from iamguard.directory.ids import new_tenant_id
 from iamguard.directory.model import Tenant
 from iamguard.directory.policies import PolicyOperations
 from iamguard.directory.portable import export_tenant, import_tenant
+from iamguard.directory.quotas import Quotas
 from iamguard.directory.resolver import ResolvedPrincipal
 from iamguard.directory.roles import RoleOperations
 from iamguard.directory.simulation import SimulationResult, read_context_entries
@@ -106,10 +107,13 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
             writer.delete_tenant(record.tenant_id)
 
     @staticmethod
-    def import_tenant(store: DirectoryStore, document: Mapping[str, Any] | str | bytes) -> Tenant:
+    def import_tenant(store: DirectoryStore, document: Mapping[str, Any] | str | bytes, *,
+                      quotas: Quotas | None = None, allow_open_trust: bool = False) -> Tenant:
         """Load a tenant written by `export_tenant` (validated completely, one transaction). The
-        tenant must not exist in `store`."""
-        return _tenant(import_tenant(store, document))
+        tenant must not exist in `store`. The import is held to `quotas` (IAM's defaults unless
+        given) and, unless `allow_open_trust`, refuses a role that anyone may assume, as the
+        live API does."""
+        return _tenant(import_tenant(store, document, quotas=quotas, allow_open_trust=allow_open_trust))
 
     def export_tenant(self) -> dict[str, Any]:
         """The whole tenant as JSON-serializable data; `import_tenant` restores it exactly."""

@@ -3,7 +3,8 @@
 The export holds every record as stored: unique ids, creation dates, policy documents as their
 original text, version counters. Importing it into any store (memory or SQLite) and exporting
 again gives the same document. An import is validated completely (names, paths, tags, ids,
-documents, references) before anything is written, and is written in one transaction.
+documents, references, and the same quotas and open-trust rule as the live API) before anything
+is written, and is written in one transaction.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from iamguard.directory import documents
 from iamguard.directory import validation as valid
 from iamguard.directory.core import TIMESTAMP_FORMAT, parse_timestamp
-from iamguard.directory.errors import EntityAlreadyExistsError, InvalidInputError, MalformedPolicyDocumentError
+from iamguard.directory.errors import (
+    EntityAlreadyExistsError,
+    InvalidInputError,
+    LimitExceededError,
+    MalformedPolicyDocumentError,
+)
 from iamguard.directory.ids import is_unique_id
+from iamguard.directory.quotas import DEFAULT_QUOTAS, Quotas
 from iamguard.engine.compiler import parse_policy
 from iamguard.errors import PolicyError
 from iamguard.store.base import (
@@ -152,8 +160,14 @@ def _document(text: str, kind: str, where: str) -> str:
     return text
 
 
+def _is_pair(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(item, str) for item in value)
+
+
 class _Import:
-    def __init__(self, document: object) -> None:
+    def __init__(self, document: object, quotas: Quotas, allow_open_trust: bool) -> None:
+        self.quotas = quotas
+        self.allow_open_trust = allow_open_trust
         root = _Reader("document", document)
         if root.get("format") != FORMAT or root.get("version") != FORMAT_VERSION:
             raise InvalidInputError(f"not an iamguard tenant export (format {FORMAT!r} version {FORMAT_VERSION})")
@@ -172,6 +186,7 @@ class _Import:
                 self.entities.append(self._entity(kind, _Reader(f"{_SECTIONS[kind]}[{index}]", item)))
         self._read_links(root)
         self._check_unique()
+        self._check_quotas()
 
     def _read_policies(self, root: _Reader) -> None:
         tenant_id = self.tenant.tenant_id
@@ -210,6 +225,10 @@ class _Import:
             boundary_id = entry.get("boundary_id", _id_of("policy"), optional=True)
         if kind == ROLE:
             trust = _document(entry.get("trust_policy", _text), "trust", entry.where + ".trust_policy")
+            # The live API refuses a role anyone may assume (security spec ROLE-01); so does an import.
+            findings = [] if self.allow_open_trust else documents.open_trust_findings(parse_policy(trust, "trust"))
+            if findings:
+                raise MalformedPolicyDocumentError(f"{entry.where}.trust_policy trusts everyone", findings)
             description = entry.get("description", valid.description)
             duration = entry.get("max_session_duration", valid.session_duration)
         return EntityRecord(self.tenant.tenant_id, kind, entry.get("unique_id", _id_of(kind)),
@@ -232,12 +251,11 @@ class _Import:
                                             _document(entry.get("document", _text), "identity",
                                                       entry.where + ".document")))
         for index, pair in enumerate(root.items("memberships")):
-            if not (isinstance(pair, list) and len(pair) == 2 and kinds.get(pair[0]) == GROUP and
-                    kinds.get(pair[1]) == USER):
+            if not (_is_pair(pair) and kinds.get(pair[0]) == GROUP and kinds.get(pair[1]) == USER):
                 raise InvalidInputError(f"memberships[{index}] must be [group id, user id] of exported entities")
             self.memberships.append((pair[0], pair[1]))
         for index, pair in enumerate(root.items("attachments")):
-            if not (isinstance(pair, list) and len(pair) == 2 and pair[0] in kinds and pair[1] in policy_ids):
+            if not (_is_pair(pair) and pair[0] in kinds and pair[1] in policy_ids):
                 raise InvalidInputError(f"attachments[{index}] must be [principal id, policy id] of exported "
                                         "entities")
             self.attachments.append((pair[0], pair[1]))
@@ -251,6 +269,45 @@ class _Import:
                               ("memberships", self.memberships), ("attachments", self.attachments)):
             if len(set(values)) != len(values):
                 raise InvalidInputError(f"the export repeats {label}")
+
+    def _check_quotas(self) -> None:
+        """The quotas every live operation enforces: an import must not build a tenant the API
+        could never have produced (unbounded evaluation work per request, security spec DOS-02)."""
+        quotas = self.quotas
+        versions: dict[str, list[VersionRecord]] = {}
+        for version in self.versions:
+            versions.setdefault(version.policy_id, []).append(version)
+        for policy in self.policies:
+            if len(versions.get(policy.unique_id, ())) > quotas.versions_per_policy:
+                raise LimitExceededError(f"policy {policy.name} has more than {quotas.versions_per_policy} versions")
+            for version in versions.get(policy.unique_id, ()):
+                if documents.size(version.document) > quotas.managed_policy_size:
+                    raise LimitExceededError(f"policy {policy.name} version {version.version_id} is larger than "
+                                             f"{quotas.managed_policy_size} characters")
+        inline_sizes: dict[str, int] = {}
+        for record in self.inline:
+            inline_sizes[record.owner_id] = inline_sizes.get(record.owner_id, 0) + documents.size(record.document)
+        groups: dict[str, int] = {}
+        for _, user_id in self.memberships:
+            groups[user_id] = groups.get(user_id, 0) + 1
+        attached: dict[str, int] = {}
+        for principal_id, _ in self.attachments:
+            attached[principal_id] = attached.get(principal_id, 0) + 1
+        for entity in self.entities:
+            where = f"{entity.kind} {entity.name}"
+            if len(entity.tags) > quotas.tags_per_entity:
+                raise LimitExceededError(f"{where} has more than {quotas.tags_per_entity} tags")
+            if entity.trust_policy is not None and documents.size(entity.trust_policy) > quotas.trust_policy_size:
+                raise LimitExceededError(f"{where}: the trust policy is larger than {quotas.trust_policy_size} "
+                                         "characters")
+            if inline_sizes.get(entity.unique_id, 0) > quotas.inline_policy_size(entity.kind):
+                raise LimitExceededError(f"{where}: its inline policies are larger than "
+                                         f"{quotas.inline_policy_size(entity.kind)} characters together")
+            if groups.get(entity.unique_id, 0) > quotas.groups_per_user:
+                raise LimitExceededError(f"{where} is in more than {quotas.groups_per_user} groups")
+            if attached.get(entity.unique_id, 0) > quotas.managed_policies_per(entity.kind):
+                raise LimitExceededError(f"{where} has more than {quotas.managed_policies_per(entity.kind)} "
+                                         "attached policies")
 
     def write(self, store: DirectoryStore) -> TenantRecord:
         with store.write() as writer:
@@ -281,10 +338,13 @@ def _bad(message: str) -> Any:
     raise InvalidInputError(message)
 
 
-def import_tenant(store: DirectoryStore, document: object) -> TenantRecord:
+def import_tenant(store: DirectoryStore, document: object, *, quotas: Quotas | None = None,
+                  allow_open_trust: bool = False) -> TenantRecord:
+    """`quotas` and `allow_open_trust` mean what they mean for `Directory`: give the values the
+    exporting directory used if they differ from the defaults."""
     if isinstance(document, (str, bytes)):
         try:
             document = json.loads(document)
         except ValueError as exc:
             raise InvalidInputError(f"the export is not JSON: {exc}") from None
-    return _Import(document).write(store)
+    return _Import(document, quotas or DEFAULT_QUOTAS, allow_open_trust).write(store)

@@ -24,6 +24,7 @@ from iamguard.store.base import (
     VersionRecord,
     name_key,
 )
+from iamguard.store.database import StoreError
 
 _MISSING = object()
 Table = dict[Any, Any]
@@ -187,8 +188,14 @@ class MemoryTransaction:
         return self._policies(self._state.policies_by_principal.get(principal_id, ()))
 
     def attached_documents(self, principal_id: str) -> list[tuple[PolicyRecord, VersionRecord]]:
-        return [(policy, self._state.versions[policy.unique_id][policy.default_version])
-                for policy in self.attached_policies(principal_id)]
+        found: list[tuple[PolicyRecord, VersionRecord]] = []
+        for policy in self.attached_policies(principal_id):
+            version = self._state.versions.get(policy.unique_id, {}).get(policy.default_version)
+            if version is None:  # never skip it: its Deny could be the one that matters (FAIL-06)
+                raise StoreError(f"the default version {policy.default_version} of attached policy "
+                                 f"{policy.unique_id} is missing from the store")
+            found.append((policy, version))
+        return found
 
     def attached_principals(self, policy_id: str) -> list[EntityRecord]:
         return self._entities(self._state.principals_by_policy.get(policy_id, ()))

@@ -244,13 +244,21 @@ class SQLiteTransaction:
         return [_policy(row) for row in rows]
 
     def attached_documents(self, principal_id: str) -> list[tuple[PolicyRecord, VersionRecord]]:
+        # LEFT JOIN: an attached policy whose default version row is missing must fail the load
+        # (security spec FAIL-06), not vanish from the result as an inner join would make it.
         rows = self._run(
-            "SELECT p.*, v.policy_id, v.version_id, v.document, v.created AS version_created "
+            "SELECT p.*, v.policy_id AS version_policy_id, v.version_id, v.document, v.created AS version_created "
             "FROM dir_attachments a JOIN dir_policies p ON p.unique_id = a.policy_id "
-            "JOIN dir_policy_versions v ON v.policy_id = p.unique_id AND v.version_id = p.default_version "
+            "LEFT JOIN dir_policy_versions v ON v.policy_id = p.unique_id AND v.version_id = p.default_version "
             "WHERE a.principal_id = ? ORDER BY p.name_key", (principal_id,))
-        return [(_policy(row), VersionRecord(row["policy_id"], row["version_id"], row["document"],
-                                             row["version_created"])) for row in rows]
+        found: list[tuple[PolicyRecord, VersionRecord]] = []
+        for row in rows:
+            if row["version_policy_id"] is None:
+                raise StoreError(f"the default version {row['default_version']} of attached policy "
+                                 f"{row['unique_id']} is missing from the store")
+            found.append((_policy(row), VersionRecord(row["version_policy_id"], row["version_id"], row["document"],
+                                                      row["version_created"])))
+        return found
 
     def attached_principals(self, policy_id: str) -> list[EntityRecord]:
         rows = self._run("SELECT e.* FROM dir_attachments a JOIN dir_entities e ON e.unique_id = a.principal_id "

@@ -147,10 +147,14 @@ def to_network(value: object) -> Network:
         raise ValueError(
             f"{_show(value)} is not an IP address or CIDR block (for example 203.0.113.0/24 or 2001:db8::/32)"
         ) from None
-    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    return unmapped_network(network)
+
+
+def unmapped_network(network: Network) -> Network:
+    """A block written in IPv4-mapped form (`::ffff:10.0.0.0/104`) holds IPv4 hosts: it is read as
+    the IPv4 block (`10.0.0.0/8`), the same way `unmapped` reads a mapped address."""
+    mapped = network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
     if mapped is not None and network.prefixlen >= _MAPPED_PREFIX:
-        # Written in IPv4-mapped form, but the block holds IPv4 hosts: read it as the IPv4 block,
-        # the same way `to_address` reads a mapped request address.
         return ipaddress.IPv4Network((mapped, network.prefixlen - _MAPPED_PREFIX))
     return network
 

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from iamguard.policy.values import unmapped
+from iamguard.policy.values import unmapped, unmapped_network
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -76,7 +76,8 @@ class TrustedProxies:
                 raise ValueError("trusted_proxies: '*' would let every client choose its address; "
                                  "list the proxies' addresses or networks")
             try:
-                network = ipaddress.ip_network(entry.strip(), strict=True)
+                # Mapped form (`::ffff:10.0.0.0/104`) as the IPv4 block: peers are compared unmapped.
+                network = unmapped_network(ipaddress.ip_network(entry.strip(), strict=True))
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an address or network: {exc}") from None
             if network.prefixlen == 0:

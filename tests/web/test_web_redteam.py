@@ -20,7 +20,7 @@ from iamguard.asgi import Iam
 from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
 from iamguard.web import Guard, IamContext, Login, WebRequest, rule
-from iamguard.web.network import TrustedProxies, source_ip
+from iamguard.web.network import TrustedProxies, parse_address, source_ip
 from tests.web.asgi_support import Recorder, call_raw
 from tests.web.stubs import ALICE, ORDER_ARN, TENANT, WRITER, StubDirectory, StubSession, standard_authority
 
@@ -215,3 +215,16 @@ def test_a_naive_mfa_time_from_a_resolver_is_refused(aware: bool, status: int, r
     verdict = guard.check_sync(WebRequest(method="DELETE", path="/orders/1", raw_path=b"/orders/1", route=ROUTE,
                                           path_params={"order_id": "1"}, client="192.0.2.1"))
     assert (verdict.allowed, verdict.status, verdict.reason) == (False, status, reason)
+
+
+@pytest.mark.parametrize(("entry", "peer", "trusted"), [
+    ("::ffff:10.0.0.0/104", "10.1.2.3", True),
+    ("::ffff:10.0.0.0/104", "::ffff:10.1.2.3", True),
+    ("::ffff:10.0.0.0/104", "11.0.0.1", False),
+    ("::ffff:192.0.2.7/128", "192.0.2.7", True),
+    ("10.0.0.0/8", "::ffff:10.9.9.9", True),
+    ("2001:db8::/32", "2001:db8::1", True),
+    ("2001:db8::/32", "10.0.0.1", False),
+])
+def test_trusted_proxies_written_in_mapped_form_trust_the_ipv4_peers(entry: str, peer: str, trusted: bool) -> None:
+    assert TrustedProxies.of([entry]).trusts(parse_address(peer)) is trusted

@@ -15,17 +15,25 @@ What it does for every request:
 4. on `401 ... error="invalid_token"` (revoked or expired early) it exchanges the key again and
    retries once.
 
-Endpoint URLs may be relative; they are resolved against each request's URL. Request bodies
-must be replayable (bytes, not streams) for the retries. Token exchange failures raise
+Endpoint URLs may be relative; they are resolved against the request's URL. An `IamAuth` is bound
+to the origin (scheme, host, port) of the first request it authenticates: a request to another
+origin raises `IamAuthError` instead of carrying the token (or, with a relative `token_url`, the
+secret) there, and a challenge answered by another origin (after a redirect) is returned as it
+is, without asking for a code. Request bodies are read into memory before sending, so a streamed
+body can be replayed on the retry. Concurrent requests share one exchange (and one step-up): the
+first does it while the others wait for its token. Token exchange failures raise
 `TokenExchangeError`, a refused step-up raises `StepUpError`; secrets never appear in either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import math
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -60,6 +68,23 @@ class _NeedCode:
 _NEED_CODE = _NeedCode()
 
 
+class _LockStep:
+    """Yielded by the flow to take (`acquire=True`) or give back the lock that makes concurrent
+    requests share one exchange or step-up; the drivers hold it across the yielded requests."""
+
+    def __init__(self, acquire: bool) -> None:
+        self.acquire = acquire
+
+
+_ACQUIRE = _LockStep(True)
+_RELEASE = _LockStep(False)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
 def challenge_error(response: httpx.Response) -> str | None:
     """The `error` attribute of a Bearer challenge, or None."""
     header = response.headers.get("www-authenticate", "")
@@ -73,10 +98,11 @@ def challenge_error(response: httpx.Response) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Token:
-    value: str
+    value: str = field(repr=False)
     refresh_at: float  # local clock time after which the token is renewed
+    stepped_up: bool = False  # issued by the step-up endpoint
 
 
 class IamAuth(httpx.Auth):
@@ -101,6 +127,12 @@ class IamAuth(httpx.Auth):
         self.clock = clock
         self._token: _Token | None = None
         self._lock = threading.Lock()
+        self._origin: tuple[str, str, int | None] | None = None
+        # Serialise exchanges and step-ups: a reentrant lock for threads (a sync client), one
+        # asyncio lock per event loop (an asyncio lock cannot be shared between loops).
+        self._sync_lock = threading.RLock()
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
 
     def __repr__(self) -> str:
         who = self._login.get("access_key_id") or self._login.get("user_name")
@@ -108,14 +140,24 @@ class IamAuth(httpx.Auth):
 
     # ---- state --------------------------------------------------------------------------------
 
-    def _current(self) -> str | None:
+    def _current(self, *, stepped_up: bool = False) -> str | None:
         with self._lock:
             token = self._token
-        if token is None or self.clock.time() >= token.refresh_at:
+        if token is None or self.clock.time() >= token.refresh_at or (stepped_up and not token.stepped_up):
             return None
         return token.value
 
-    def _keep(self, response: httpx.Response, error: type[IamAuthError]) -> str:
+    def _bind(self, url: httpx.URL) -> None:
+        origin = _origin(url)
+        with self._lock:
+            if self._origin is None:
+                self._origin = origin
+        if origin != self._origin:
+            scheme, host, port = self._origin
+            raise IamAuthError(f"this IamAuth is bound to {scheme}://{host}:{port} and sends no credentials to "
+                               f"{url.scheme}://{url.host}:{origin[2]}")
+
+    def _keep(self, response: httpx.Response, error: type[IamAuthError], *, stepped_up: bool = False) -> str:
         if response.status_code != 200:
             code = _error_code(response)
             raise error(f"{response.request.url.path} answered {response.status_code} {code or ''}".strip(),
@@ -127,9 +169,11 @@ class IamAuth(httpx.Auth):
             raise error("the token endpoint's answer cannot be read", response.status_code) from None
         if not isinstance(value, str) or not value:
             raise error("the token endpoint returned no token", response.status_code)
+        if not math.isfinite(expires_in):
+            raise error("the token endpoint returned no usable expires_in", response.status_code)
         refresh_at = self.clock.time() + max(0.0, expires_in - self.refresh_margin)
         with self._lock:
-            self._token = _Token(value, refresh_at)
+            self._token = _Token(value, refresh_at, stepped_up)
         return value
 
     def _drop(self) -> None:
@@ -138,58 +182,104 @@ class IamAuth(httpx.Auth):
 
     # ---- the flow shared by the sync and async drivers ----------------------------------------
 
-    def _flow(self, request: httpx.Request) -> Generator[httpx.Request | _NeedCode, Any, None]:
+    def _flow(self, request: httpx.Request) -> Generator[httpx.Request | _NeedCode | _LockStep, Any, None]:
+        self._bind(request.url)
         token = self._current()
         if token is None:
-            token = self._keep((yield self._exchange(request)), TokenExchangeError)
+            yield _ACQUIRE
+            token = self._current()  # another request may have exchanged while this one waited
+            if token is None:
+                token = self._keep((yield self._exchange(request)), TokenExchangeError)
+            yield _RELEASE
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code != 401:
-            return
+        if response.status_code != 401 or _origin(response.request.url) != _origin(request.url):
+            return  # a challenge from the origin a redirect led to is not ours to answer
         error = challenge_error(response)
         if error == "insufficient_user_authentication" and self.mfa_code is not None and self.step_up_url:
-            code = yield _NEED_CODE
-            step_up = httpx.Request("POST", request.url.join(self.step_up_url), json={"mfa_code": code},
-                                    headers={"Authorization": f"Bearer {token}"})
-            token = self._keep((yield step_up), StepUpError)
+            yield _ACQUIRE
+            fresh = self._current(stepped_up=True)
+            if fresh is None or fresh == token:
+                code = yield _NEED_CODE
+                step_up = httpx.Request("POST", request.url.join(self.step_up_url), json={"mfa_code": code},
+                                        headers={"Authorization": f"Bearer {token}"})
+                fresh = self._keep((yield step_up), StepUpError, stepped_up=True)
+            yield _RELEASE
         elif error == "invalid_token":
-            self._drop()
-            token = self._keep((yield self._exchange(request)), TokenExchangeError)
+            yield _ACQUIRE
+            fresh = self._current()
+            if fresh is None or fresh == token:
+                self._drop()
+                fresh = self._keep((yield self._exchange(request)), TokenExchangeError)
+            yield _RELEASE
         else:
             return
-        request.headers["Authorization"] = f"Bearer {token}"
+        request.headers["Authorization"] = f"Bearer {fresh}"
         yield request
 
     def _exchange(self, request: httpx.Request) -> httpx.Request:
         return httpx.Request("POST", request.url.join(self.token_url), json=self._login)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.read()  # a streamed body could not be sent a second time on the retry
         flow = self._flow(request)
+        held = False
         try:
             item = next(flow)
             while True:
-                if isinstance(item, _NeedCode):
+                if isinstance(item, _LockStep):
+                    if item.acquire:
+                        self._sync_lock.acquire()
+                    else:
+                        self._sync_lock.release()
+                    held = item.acquire
+                    item = next(flow)
+                elif isinstance(item, _NeedCode):
                     item = flow.send(self._code_sync())
-                    continue
-                response = yield item
-                response.read()
-                item = flow.send(response)
+                else:
+                    response = yield item
+                    response.read()
+                    item = flow.send(response)
         except StopIteration:
             return
+        finally:
+            if held:
+                self._sync_lock.release()
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()  # a streamed body could not be sent a second time on the retry
         flow = self._flow(request)
+        lock = self._async_lock()
+        held = False
         try:
             item = next(flow)
             while True:
-                if isinstance(item, _NeedCode):
+                if isinstance(item, _LockStep):
+                    if item.acquire:
+                        await lock.acquire()
+                    else:
+                        lock.release()
+                    held = item.acquire
+                    item = next(flow)
+                elif isinstance(item, _NeedCode):
                     item = flow.send(await self._code_async())
-                    continue
-                response = yield item
-                await response.aread()
-                item = flow.send(response)
+                else:
+                    response = yield item
+                    await response.aread()
+                    item = flow.send(response)
         except StopIteration:
             return
+        finally:
+            if held:
+                lock.release()
+
+    def _async_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            lock = self._async_locks.get(loop)
+            if lock is None:
+                lock = self._async_locks[loop] = asyncio.Lock()
+        return lock
 
     def _code_sync(self) -> str:
         assert self.mfa_code is not None

@@ -4,7 +4,7 @@ The commands show an allow, a deny with its reason, and an MFA step-up (RFC 9470
 records are printed on the console as the requests arrive. Nothing here is production setup:
 the demo enables debug explanations in 403 bodies and prints secrets once so you can use them.
 
-    python examples/demo.py [--db PATH] [--port N]
+    python examples/demo.py [--db PATH] [--port N]   # --db keeps the store for the other example apps
     python examples/demo.py --self-test      # run the printed flow with httpx and exit
 """
 
@@ -138,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("iamguard.audit").setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    data_key = secrets.token_bytes(32)  # sealing key for TOTP seeds; a real app reads it from a secret store
+    # The sealing key for TOTP seeds and signing keys; a real app reads it from a secret store. A
+    # temporary store gets a fresh one. A store kept with --db is meant to be reopened by the Flask
+    # and Django examples, which configure no data_key, so it keeps its key in the store instead
+    # (a demo-only shortcut: with a per-run key they could neither sign tokens nor check MFA codes).
+    data_key = secrets.token_bytes(32) if options.db is None else None
     seeded = seed(db_path, data_key=data_key)
     app = create_app(db_path, debug=True, data_key=data_key)
     port = pick_port(options.port)

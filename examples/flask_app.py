@@ -13,7 +13,8 @@ app with an unmapped route.
     POST   /auth/token, /auth/assume-role, /auth/step-up   public token endpoints
 
 Run it with `flask --app 'examples/flask_app.py:create_app("demo.db")' run` after seeding
-`demo.db` (`python examples/demo.py` does both for the Starlette app).
+`demo.db` with `python examples/demo.py --db demo.db` (which serves the Starlette app on it and
+prints the users' keys; stop it with Ctrl-C first).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility for the orders example: `python manage.py runserver 127.0.0.1:8002`
-(`ORDERS_DB=demo.db`, seeded by `python examples/demo.py`), `python manage.py iam_routes`."""
+(`ORDERS_DB=demo.db`, seeded by `python examples/demo.py --db demo.db`), `python manage.py iam_routes`."""
 
 from __future__ import annotations
 

@@ -238,3 +238,60 @@ def as_auditor(audit: Auditor | AuditSink | Iterable[AuditSink] | None) -> Audit
     if isinstance(audit, Auditor):
         return audit
     return Auditor(audit)
+
+
+# IAM mutations of the identity directory (spec LOG-02: "every IAM mutation with before/after
+# identifiers"). They travel as ordinary AuditRecords, so every sink (and any sink an application
+# wrote for AuditRecord) stores them unchanged; what is specific to a mutation sits in `extra`.
+IAM_MUTATION = "iam_mutation"
+MUTATION_SUCCEEDED = "success"
+MUTATION_ROLLED_BACK = "rolled_back"  # emitted after a "success" record whose transaction then failed
+
+
+def mutation_record(
+    *,
+    time: datetime,
+    request_id: str,
+    event: str,
+    tenant: str | None,
+    target: Mapping[str, Any],
+    changes: Iterable[Mapping[str, Any]] = (),
+    resources: Iterable[Mapping[str, Any]] = (),
+    outcome: str = MUTATION_SUCCEEDED,
+    principal: str | None = None,
+    summary: Mapping[str, int] | None = None,
+    transaction_id: str | None = None,
+) -> AuditRecord:
+    """The record of one IAM mutation.
+
+    `event` is the IAM API name (CreateUser, AttachRolePolicy, ...): `action` becomes
+    "iam:<event>" and `resource` the target's ARN. `target` and each of `resources` identify an
+    entity ({"kind", "name", "arn", "id"}); each change carries "op", "kind" and "before"/"after"
+    identifiers. Callers pass identifiers and content digests only, never a document or a secret.
+    `summary` replaces the per-change list when a mutation changed too much to list (an import).
+    """
+    extra: dict[str, Any] = {
+        "component": "directory",
+        "event": event,
+        "outcome": outcome,
+        "tenant": tenant,
+        "target": dict(target),
+        "resources": [dict(item) for item in resources],
+        "changes": [dict(item) for item in changes],
+    }
+    if summary is not None:
+        extra["summary"] = dict(summary)
+    if transaction_id is not None:
+        extra["transaction_id"] = transaction_id
+    arn = target.get("arn")
+    return AuditRecord(
+        time=time,
+        request_id=request_id,
+        effect="Allow",
+        reason=IAM_MUTATION,
+        principal=principal,
+        action=f"iam:{event}",
+        resource=arn if isinstance(arn, str) else None,
+        detail=f"{event} {outcome}",
+        extra=extra,
+    )

@@ -3,6 +3,7 @@ and tags, with IAM's API and rules, resolved into compiled policy sets for decis
 
 from iamguard.directory.directory import Directory
 from iamguard.directory.errors import (
+    AuditUnavailableError,
     DeleteConflictError,
     EntityAlreadyExistsError,
     IamError,
@@ -32,6 +33,7 @@ from iamguard.directory.simulation import SimulationResult
 
 __all__ = [
     "AttachedPolicy",
+    "AuditUnavailableError",
     "DeleteConflictError",
     "Directory",
     "EntityAlreadyExistsError",

@@ -4,14 +4,16 @@ raise IAM's errors, and turning store records into the public values."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from iamguard.audit import Auditor, AuditSink, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import validation as valid
 from iamguard.directory.arns import entity_arn, parse_iam_arn
+from iamguard.directory.auditing import audited_write
 from iamguard.directory.errors import InvalidInputError, NoSuchEntityError
 from iamguard.directory.ids import new_unique_id
 from iamguard.directory.model import Group, ManagedPolicy, Page, PolicyVersion, Role, Tag, User
@@ -78,6 +80,7 @@ class DirectoryCore:
         cache_ttl: float = 1.0,
         cache_size: int = 4096,
         allow_open_trust: bool = False,
+        audit: Auditor | AuditSink | Iterable[AuditSink] | None = None,
     ) -> None:
         valid.tenant_id(tenant_id)
         if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, (int, float)) or cache_ttl < 0:
@@ -95,6 +98,8 @@ class DirectoryCore:
         self.quotas = quotas or DEFAULT_QUOTAS
         self.cache_ttl = float(cache_ttl)
         self.allow_open_trust = allow_open_trust
+        # Every mutation is audited through this; reads never are (security spec LOG-02, LOG-04).
+        self.auditor = as_auditor(audit)
         self._tenant = tenant
         self._resolver = PrincipalResolver(store, tenant, clock=self.clock, ttl=self.cache_ttl, maxsize=cache_size)
 
@@ -108,8 +113,11 @@ class DirectoryCore:
     # transactions
 
     @contextmanager
-    def _writing(self) -> Iterator[DirectoryWriter]:
-        with self.store.write() as writer:
+    def _writing(self, event: str) -> Iterator[DirectoryWriter]:
+        """The one way a directory operation writes: a transaction audited as `event` (the IAM
+        API name). Its record is delivered before the commit; if it cannot be, the change is
+        rolled back and AuditUnavailableError raised."""
+        with audited_write(self.store, self.auditor, event, self.tenant_id, self.clock) as writer:
             yield writer
 
     @contextmanager
@@ -120,8 +128,9 @@ class DirectoryCore:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Run many operations in one store transaction (fast bulk loads). Each operation inside
-        is still atomic on its own (a savepoint); an exception escaping the block undoes all."""
-        with self.store.write():
+        is still atomic on its own (a savepoint); an exception escaping the block undoes all.
+        The operations' audit records are delivered together just before the batch commits."""
+        with audited_write(self.store, None, None, self.tenant_id, self.clock):
             yield
 
     def _now(self) -> str:

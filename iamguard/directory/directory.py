@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from iamguard.audit import Auditor, AuditSink, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import validation as valid
+from iamguard.directory.auditing import audited_write
 from iamguard.directory.core import parse_timestamp, timestamp
 from iamguard.directory.details import authorization_details, read_filter
 from iamguard.directory.errors import (
@@ -30,6 +32,8 @@ from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
 from iamguard.store.base import ENTITY_KINDS, DirectoryStore, TenantRecord
 
+AuditOption = Auditor | AuditSink | Iterable[AuditSink] | None
+
 
 def _tenant(record: TenantRecord) -> Tenant:
     return Tenant(record.tenant_id, record.name, record.partition, parse_timestamp(record.created))
@@ -48,24 +52,31 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
     """Users, groups, roles and policies of one tenant, with IAM's API and rules.
 
     `Directory(store, tenant_id, *, partition=None, clock=None, quotas=None, cache_ttl=1.0,
-    cache_size=4096, allow_open_trust=False)`. The tenant must exist (`Directory.create_tenant`).
+    cache_size=4096, allow_open_trust=False, audit=None)`. The tenant must exist
+    (`Directory.create_tenant`).
     Entity ARNs use the tenant's partition, "aws" by default, so policies written for AWS
     (`arn:aws:iam::123456789012:user/${aws:username}`) work unchanged.
 
     Decisions made through `authorize` see this process's writes on the next call and other
     processes' writes within `cache_ttl` seconds.
+
+    Every successful mutation is recorded through `audit` (an `iamguard.audit.Auditor`, a sink or
+    sinks; default: one JSON line on the `iamguard.audit` logger at INFO) as an "iam:<ApiName>"
+    record with the identifiers before and after. A mutation whose record cannot be delivered is
+    rolled back and raises AuditUnavailableError. Reads are never audited.
     """
 
     # tenants
 
     @staticmethod
     def create_tenant(store: DirectoryStore, tenant_id: str | None = None, name: str | None = None,
-                      partition: str = "aws", *, clock: Clock | None = None) -> Tenant:
+                      partition: str = "aws", *, clock: Clock | None = None, audit: AuditOption = None) -> Tenant:
         """Create a tenant (an account). Without an id, 12 random digits are drawn."""
         checked_id = valid.tenant_id(tenant_id) if tenant_id is not None else None
         checked_partition = valid.partition(partition)
-        when = timestamp((clock or SYSTEM_CLOCK).now())
-        with store.write() as writer:
+        chosen_clock = clock or SYSTEM_CLOCK
+        when = timestamp(chosen_clock.now())
+        with audited_write(store, as_auditor(audit), "CreateTenant", checked_id, chosen_clock) as writer:
             if checked_id is None:
                 checked_id = new_tenant_id()
                 while writer.get_tenant(checked_id) is not None:
@@ -91,10 +102,12 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
         return _tenant(record)
 
     @staticmethod
-    def delete_tenant(store: DirectoryStore, tenant_id: str) -> None:
+    def delete_tenant(store: DirectoryStore, tenant_id: str, *, clock: Clock | None = None,
+                      audit: AuditOption = None) -> None:
         """Delete an empty tenant. Refused (DeleteConflict) while it has users, groups, roles or
         managed policies."""
-        with store.write() as writer:
+        with audited_write(store, as_auditor(audit), "DeleteTenant", valid.tenant_id(tenant_id),
+                           clock or SYSTEM_CLOCK) as writer:
             record = writer.get_tenant(valid.tenant_id(tenant_id))
             if record is None:
                 raise NoSuchEntityError(f"tenant {tenant_id} does not exist")
@@ -108,12 +121,14 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
 
     @staticmethod
     def import_tenant(store: DirectoryStore, document: Mapping[str, Any] | str | bytes, *,
-                      quotas: Quotas | None = None, allow_open_trust: bool = False) -> Tenant:
+                      quotas: Quotas | None = None, allow_open_trust: bool = False, clock: Clock | None = None,
+                      audit: AuditOption = None) -> Tenant:
         """Load a tenant written by `export_tenant` (validated completely, one transaction). The
         tenant must not exist in `store`. The import is held to `quotas` (IAM's defaults unless
         given) and, unless `allow_open_trust`, refuses a role that anyone may assume, as the
-        live API does."""
-        return _tenant(import_tenant(store, document, quotas=quotas, allow_open_trust=allow_open_trust))
+        live API does. It is audited as one ImportTenant record."""
+        return _tenant(import_tenant(store, document, quotas=quotas, allow_open_trust=allow_open_trust,
+                                     clock=clock, audit=audit))
 
     def export_tenant(self) -> dict[str, Any]:
         """The whole tenant as JSON-serializable data; `import_tenant` restores it exactly."""

@@ -57,7 +57,17 @@ class InvalidInputError(IamError, ValueError):
     code = "InvalidInput"
 
 
+class AuditUnavailableError(IamError):
+    """The mutation could not be audited, so it was refused and rolled back (security spec LOG-04:
+    an IAM change without an audit trail must not happen). The undelivered record is on the
+    `iamguard.audit.failure` logger; retry once the audit sink works again."""
+
+    code = "ServiceFailure"
+    status = 503
+
+
 __all__ = [
+    "AuditUnavailableError",
     "DeleteConflictError",
     "EntityAlreadyExistsError",
     "IamError",

@@ -17,7 +17,7 @@ from iamguard.store.base import GROUP, USER, EntityRecord
 class GroupOperations(PrincipalOperations):
     def create_group(self, group_name: str, path: str = "/") -> Group:
         name, checked_path = valid.group_name(group_name), valid.path(path)
-        with self._writing() as writer:
+        with self._writing("CreateGroup") as writer:
             if writer.get_entity(self.tenant_id, GROUP, name) is not None:
                 raise EntityAlreadyExistsError(f"Group with name {name} already exists.")
             record = EntityRecord(self.tenant_id, GROUP, self._fresh_id(writer, GROUP), name, checked_path,
@@ -45,7 +45,7 @@ class GroupOperations(PrincipalOperations):
     def update_group(self, group_name: str, new_group_name: str | None = None, new_path: str | None = None) -> Group:
         name = valid.group_name(new_group_name, "NewGroupName") if new_group_name is not None else None
         moved = valid.path(new_path, "NewPath") if new_path is not None else None
-        with self._writing() as writer:
+        with self._writing("UpdateGroup") as writer:
             record = self._entity(writer, GROUP, group_name)
             if name is not None and self._key(name) != self._key(record.name) and \
                     writer.get_entity(self.tenant_id, GROUP, name) is not None:
@@ -58,13 +58,13 @@ class GroupOperations(PrincipalOperations):
 
     def delete_group(self, group_name: str) -> None:
         """Refused (DeleteConflict) while the group has members or policies."""
-        with self._writing() as writer:
+        with self._writing("DeleteGroup") as writer:
             record = self._entity(writer, GROUP, group_name)
             self._refuse_if_dependents(writer, record)
             writer.delete_entity(record.unique_id)
 
     def add_user_to_group(self, group_name: str, user_name: str) -> None:
-        with self._writing() as writer:
+        with self._writing("AddUserToGroup") as writer:
             group = self._entity(writer, GROUP, group_name)
             user = self._entity(writer, USER, user_name)
             groups = writer.groups_of(user.unique_id)
@@ -75,7 +75,7 @@ class GroupOperations(PrincipalOperations):
             writer.add_member(group.unique_id, user.unique_id)
 
     def remove_user_from_group(self, group_name: str, user_name: str) -> None:
-        with self._writing() as writer:
+        with self._writing("RemoveUserFromGroup") as writer:
             group = self._entity(writer, GROUP, group_name)
             user = self._entity(writer, USER, user_name)
             if not any(item.unique_id == group.unique_id for item in writer.groups_of(user.unique_id)):

@@ -28,7 +28,7 @@ class PolicyOperations(PrincipalOperations):
         name, checked_path = valid.policy_name(policy_name), valid.path(path)
         checked_description = valid.description(description)
         text = self._managed_document(policy_document)
-        with self._writing() as writer:
+        with self._writing("CreatePolicy") as writer:
             if writer.get_policy(self.tenant_id, name) is not None:
                 raise EntityAlreadyExistsError(f"A policy called {name} already exists. Duplicate names are not "
                                                "allowed.")
@@ -61,7 +61,7 @@ class PolicyOperations(PrincipalOperations):
     def delete_policy(self, policy_arn: str) -> None:
         """Refused (DeleteConflict) while the policy is attached, used as a permissions boundary,
         or has versions other than the default (delete those first, as in IAM)."""
-        with self._writing() as writer:
+        with self._writing("DeletePolicy") as writer:
             record = self._policy(writer, policy_arn)
             found = [f"attached to {entity.kind} {entity.name}"
                      for entity in writer.attached_principals(record.unique_id)]
@@ -80,7 +80,7 @@ class PolicyOperations(PrincipalOperations):
                               set_as_default: bool = False) -> PolicyVersion:
         make_default = valid.as_bool(set_as_default, "SetAsDefault")
         text = self._managed_document(policy_document)
-        with self._writing() as writer:
+        with self._writing("CreatePolicyVersion") as writer:
             record = self._policy(writer, policy_arn)
             limit = self.quotas.versions_per_policy
             if len(writer.list_versions(record.unique_id)) >= limit:
@@ -111,14 +111,14 @@ class PolicyOperations(PrincipalOperations):
                         [f"{version.number:010d}" for version in versions], after, limit)
 
     def set_default_policy_version(self, policy_arn: str, version_id: str) -> None:
-        with self._writing() as writer:
+        with self._writing("SetDefaultPolicyVersion") as writer:
             record = self._policy(writer, policy_arn)
             version = self._version(writer, record, version_id)
             if version.version_id != record.default_version:
                 writer.update_policy(replace(record, default_version=version.version_id, updated=self._now()))
 
     def delete_policy_version(self, policy_arn: str, version_id: str) -> None:
-        with self._writing() as writer:
+        with self._writing("DeletePolicyVersion") as writer:
             record = self._policy(writer, policy_arn)
             version = self._version(writer, record, version_id)
             if version.version_id == record.default_version:

@@ -10,11 +10,14 @@ is written, and is written in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from iamguard.audit import Auditor, AuditSink, as_auditor
+from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import documents
 from iamguard.directory import validation as valid
+from iamguard.directory.auditing import audited_write
 from iamguard.directory.core import TIMESTAMP_FORMAT, parse_timestamp
 from iamguard.directory.errors import (
     EntityAlreadyExistsError,
@@ -309,8 +312,9 @@ class _Import:
                 raise LimitExceededError(f"{where} has more than {quotas.managed_policies_per(entity.kind)} "
                                          "attached policies")
 
-    def write(self, store: DirectoryStore) -> TenantRecord:
-        with store.write() as writer:
+    def write(self, store: DirectoryStore, auditor: Auditor, clock: Clock) -> TenantRecord:
+        # One "ImportTenant" record: the tenant, the first changes and counts of the rest.
+        with audited_write(store, auditor, "ImportTenant", None, clock) as writer:
             if writer.get_tenant(self.tenant.tenant_id) is not None:
                 raise EntityAlreadyExistsError(f"tenant {self.tenant.tenant_id} already exists")
             # Unique ids are unique in the whole store, not only in a tenant.
@@ -339,12 +343,14 @@ def _bad(message: str) -> Any:
 
 
 def import_tenant(store: DirectoryStore, document: object, *, quotas: Quotas | None = None,
-                  allow_open_trust: bool = False) -> TenantRecord:
-    """`quotas` and `allow_open_trust` mean what they mean for `Directory`: give the values the
-    exporting directory used if they differ from the defaults."""
+                  allow_open_trust: bool = False, clock: Clock | None = None,
+                  audit: Auditor | AuditSink | Iterable[AuditSink] | None = None) -> TenantRecord:
+    """`quotas`, `allow_open_trust` and `audit` mean what they mean for `Directory`: give the
+    values the exporting directory used if they differ from the defaults."""
     if isinstance(document, (str, bytes)):
         try:
             document = json.loads(document)
         except ValueError as exc:
             raise InvalidInputError(f"the export is not JSON: {exc}") from None
-    return _Import(document, quotas or DEFAULT_QUOTAS, allow_open_trust).write(store)
+    return _Import(document, quotas or DEFAULT_QUOTAS, allow_open_trust).write(
+        store, as_auditor(audit), clock or SYSTEM_CLOCK)

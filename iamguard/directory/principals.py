@@ -27,14 +27,14 @@ class PrincipalOperations(DirectoryCore):
         added = valid.tags(tags)
         if not added:
             raise InvalidInputError("Tags must list at least one tag")
-        with self._writing() as writer:
+        with self._writing(f"Tag{self._title(kind)}") as writer:
             record = self._entity(writer, kind, name)
             merged = valid.merge_tags(record.tags, added, self.quotas.tags_per_entity)
             writer.update_entity(replace(record, tags=merged))
 
     def _untag(self, kind: str, name: object, tag_keys: object) -> None:
         removed = {key.lower() for key in valid.tag_keys(tag_keys)}
-        with self._writing() as writer:
+        with self._writing(f"Untag{self._title(kind)}") as writer:
             record = self._entity(writer, kind, name)
             kept = tuple((key, value) for key, value in record.tags if key.lower() not in removed)
             if kept != record.tags:
@@ -48,14 +48,14 @@ class PrincipalOperations(DirectoryCore):
     # permissions boundaries (users and roles)
 
     def _put_boundary(self, kind: str, name: object, boundary_arn: object) -> None:
-        with self._writing() as writer:
+        with self._writing(f"Put{self._title(kind)}PermissionsBoundary") as writer:
             record = self._entity(writer, kind, name)
             boundary_id = self._boundary_id(writer, boundary_arn)
             if boundary_id != record.boundary_id:
                 writer.update_entity(replace(record, boundary_id=boundary_id))
 
     def _delete_boundary(self, kind: str, name: object) -> None:
-        with self._writing() as writer:
+        with self._writing(f"Delete{self._title(kind)}PermissionsBoundary") as writer:
             record = self._entity(writer, kind, name)
             if record.boundary_id is not None:
                 writer.update_entity(replace(record, boundary_id=None))
@@ -63,7 +63,7 @@ class PrincipalOperations(DirectoryCore):
     # attached managed policies
 
     def _attach(self, kind: str, name: object, policy_arn: object) -> None:
-        with self._writing() as writer:
+        with self._writing(f"Attach{self._title(kind)}Policy") as writer:
             record = self._entity(writer, kind, name)
             policy = self._policy(writer, policy_arn)
             attached = writer.attached_policies(record.unique_id)
@@ -75,7 +75,7 @@ class PrincipalOperations(DirectoryCore):
             writer.attach(record.unique_id, policy.unique_id)
 
     def _detach(self, kind: str, name: object, policy_arn: object) -> None:
-        with self._writing() as writer:
+        with self._writing(f"Detach{self._title(kind)}Policy") as writer:
             record = self._entity(writer, kind, name)
             policy = self._policy(writer, policy_arn)
             if not any(item.unique_id == policy.unique_id for item in writer.attached_policies(record.unique_id)):
@@ -99,7 +99,7 @@ class PrincipalOperations(DirectoryCore):
         quota = self.quotas.inline_policy_size(kind)
         text, _ = documents.validated(policy_document, PolicyKind.IDENTITY, limit=quota,
                                       what=f"inline policy {checked_name}")
-        with self._writing() as writer:
+        with self._writing(f"Put{self._title(kind)}Policy") as writer:
             record = self._entity(writer, kind, name)
             others = sum(documents.size(policy.document) for policy in writer.list_inline(record.unique_id)
                          if self._key(policy.name) != self._key(checked_name))
@@ -120,7 +120,7 @@ class PrincipalOperations(DirectoryCore):
 
     def _delete_inline(self, kind: str, name: object, policy_name: object) -> None:
         checked_name = valid.policy_name(policy_name)
-        with self._writing() as writer:
+        with self._writing(f"Delete{self._title(kind)}Policy") as writer:
             record = self._entity(writer, kind, name)
             if writer.get_inline(record.unique_id, checked_name) is None:
                 raise NoSuchEntityError(f"The {kind} policy with name {checked_name} cannot be found.")

@@ -43,7 +43,7 @@ class RoleOperations(PrincipalOperations):
         if len(checked_tags) > self.quotas.tags_per_entity:
             raise LimitExceededError(f"a role can have at most {self.quotas.tags_per_entity} tags")
         trust = self._trust_policy(assume_role_policy_document)
-        with self._writing() as writer:
+        with self._writing("CreateRole") as writer:
             if writer.get_entity(self.tenant_id, ROLE, name) is not None:
                 raise EntityAlreadyExistsError(f"Role with name {name} already exists.")
             boundary_id = self._boundary_id(writer, permissions_boundary) if permissions_boundary is not None \
@@ -68,7 +68,7 @@ class RoleOperations(PrincipalOperations):
                     max_session_duration: int | None = None) -> Role:
         checked_description = valid.description(description) if description is not None else None
         duration = valid.session_duration(max_session_duration) if max_session_duration is not None else None
-        with self._writing() as writer:
+        with self._writing("UpdateRole") as writer:
             record = self._entity(writer, ROLE, role_name)
             updated = replace(
                 record,
@@ -82,7 +82,7 @@ class RoleOperations(PrincipalOperations):
     def update_assume_role_policy(self, role_name: str, policy_document: Any) -> None:
         """Replace the trust policy. Sessions already issued are not revoked by this (as in AWS)."""
         trust = self._trust_policy(policy_document)
-        with self._writing() as writer:
+        with self._writing("UpdateAssumeRolePolicy") as writer:
             record = self._entity(writer, ROLE, role_name)
             if trust != record.trust_policy:
                 writer.update_entity(replace(record, trust_policy=trust))
@@ -90,7 +90,7 @@ class RoleOperations(PrincipalOperations):
     def delete_role(self, role_name: str) -> None:
         """Refused (DeleteConflict) while the role has policies, or dependents registered by other
         components."""
-        with self._writing() as writer:
+        with self._writing("DeleteRole") as writer:
             record = self._entity(writer, ROLE, role_name)
             self._refuse_if_dependents(writer, record)
             writer.delete_entity(record.unique_id)

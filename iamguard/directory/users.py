@@ -21,7 +21,7 @@ class UserOperations(PrincipalOperations):
         name, checked_path, checked_tags = valid.user_name(user_name), valid.path(path), valid.tags(tags)
         if len(checked_tags) > self.quotas.tags_per_entity:
             raise LimitExceededError(f"a user can have at most {self.quotas.tags_per_entity} tags")
-        with self._writing() as writer:
+        with self._writing("CreateUser") as writer:
             if writer.get_entity(self.tenant_id, USER, name) is not None:
                 raise EntityAlreadyExistsError(f"User with name {name} already exists.")
             boundary_id = self._boundary_id(writer, permissions_boundary) if permissions_boundary is not None \
@@ -46,7 +46,7 @@ class UserOperations(PrincipalOperations):
         """Rename and/or move a user. The unique id (and so everything bound to it) is kept."""
         name = valid.user_name(new_user_name, "NewUserName") if new_user_name is not None else None
         moved = valid.path(new_path, "NewPath") if new_path is not None else None
-        with self._writing() as writer:
+        with self._writing("UpdateUser") as writer:
             record = self._entity(writer, USER, user_name)
             if name is not None and self._key(name) != self._key(record.name) and \
                     writer.get_entity(self.tenant_id, USER, name) is not None:
@@ -60,7 +60,7 @@ class UserOperations(PrincipalOperations):
     def delete_user(self, user_name: str) -> None:
         """Refused (DeleteConflict) while the user has groups, policies, or credentials registered
         by other components (access keys, passwords, MFA devices)."""
-        with self._writing() as writer:
+        with self._writing("DeleteUser") as writer:
             record = self._entity(writer, USER, user_name)
             self._refuse_if_dependents(writer, record)
             writer.delete_entity(record.unique_id)

@@ -19,8 +19,13 @@ def _normalize_context(context: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]
 
     An empty collection is stored as absent: for every operator IAM treats an empty set like a
     missing key (ForAllValues true, ForAnyValue false, Null true).
+
+    Raises ValueError when two spellings of one key (`aws:RequestTag/env`, `aws:RequestTag/ENV`)
+    carry different values: which one a policy sees would depend on dict order, so neither is
+    chosen. Callers turn the error into a deny.
     """
     normalized: dict[str, tuple[Any, ...]] = {}
+    absent: set[str] | None = None  # names given as None or empty, built only when one occurs
     for key, value in context.items():
         if not isinstance(key, str):
             raise TypeError(f"context key {key!r} is not a string")
@@ -28,9 +33,48 @@ def _normalize_context(context: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]
             items = tuple(sorted(value, key=repr)) if isinstance(value, (set, frozenset)) else tuple(value)
             if items:
                 normalized[key.lower()] = items
+                continue
         elif value is not None:
             normalized[key.lower()] = (value,)
+            continue
+        if absent is None:
+            absent = set()
+        absent.add(key.lower())
+    # Fewer lower-case names than keys means two spellings of one name. Counting keeps the common
+    # case (no repeats) at one comparison; the rare case is re-read to see if the values disagree.
+    names = len(normalized) if absent is None else len(absent.union(normalized))
+    if names != len(context):
+        _refuse_disagreeing_spellings(context)
     return normalized
+
+
+def _shape(value: Any) -> tuple[Any, ...]:
+    """A value as `_normalize_context` stores it; () for absent."""
+    if isinstance(value, _MULTI):
+        return tuple(sorted(value, key=repr)) if isinstance(value, (set, frozenset)) else tuple(value)
+    return () if value is None else (value,)
+
+
+def _same(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
+    """Equal values of the same types: `True` and `1` compare equal but read differently."""
+    return len(first) == len(second) and all(type(a) is type(b) and a == b
+                                             for a, b in zip(first, second, strict=True))
+
+
+def _refuse_disagreeing_spellings(context: Mapping[str, Any]) -> None:
+    """Two spellings of one key may repeat a value, never disagree (absent against present counts
+    as disagreeing): which one a policy saw would depend on the mapping's order."""
+    seen: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    for key, value in context.items():
+        lowered = key.lower()
+        shaped = _shape(value)
+        earlier = seen.setdefault(lowered, (key, shaped))
+        if earlier[0] != key and not _same(earlier[1], shaped):
+            # Values stay out of the message: contexts can carry tokens and personal data.
+            raise ValueError(
+                f"context keys {earlier[0]!r} and {key!r} name the same key (IAM key names ignore case) "
+                "with different values; send one spelling"
+            )
 
 
 # Public name for callers that normalize the parts of a context they reuse (the web guard keeps a

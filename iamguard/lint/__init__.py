@@ -6,15 +6,18 @@
 
 Each finding has a `severity`, a stable `code`, a JSON `pointer` into the document and a `message`
 that says how to fix it. Severities are ordered: ERROR > SECURITY_WARNING > WARNING > SUGGESTION.
-An ERROR means `iamguard.parse_policy` rejects the document; the other findings describe
-documents that are valid but probably do not mean what their author intended.
+An ERROR means iamguard refuses the document (`iamguard validate` fails, the CLI will not store
+it); the other findings describe documents that are valid but probably do not mean what their
+author intended.
 
 ERROR codes are the parser's finding codes in UPPER_SNAKE form (`InvalidAction` is
 `INVALID_ACTION`): INVALID_JSON, UNREADABLE, TOO_LARGE, TOO_DEEP, TOO_MANY_STATEMENTS,
 DUPLICATE_KEY, INVALID_NUMBER, INVALID_CHARACTER, INVALID_TYPE, UNKNOWN_ELEMENT, MISSING_ELEMENT,
 PROHIBITED_ELEMENT, CONFLICTING_ELEMENTS, EMPTY_LIST, INVALID_VERSION, INVALID_SID, DUPLICATE_SID,
 INVALID_EFFECT, INVALID_ACTION, INVALID_RESOURCE, INVALID_PRINCIPAL, UNKNOWN_OPERATOR,
-INVALID_CONDITION_KEY, INVALID_CONDITION_VALUE.
+INVALID_CONDITION_KEY, INVALID_CONDITION_VALUE; plus one the linter adds, for a document
+`iamguard.parse_policy` accepts: SET_QUALIFIER_ON_SINGLE_VALUED_KEY (ForAllValues:/ForAnyValue: on
+a key iamguard declares single-valued, security spec POL-03).
 
 | code                                | severity         | reported when                                   |
 | ----------------------------------- | ---------------- | ----------------------------------------------- |
@@ -29,12 +32,14 @@ INVALID_CONDITION_KEY, INVALID_CONDITION_VALUE.
 | MFA_ALLOW_USES_IF_EXISTS            | SECURITY_WARNING | Allow, BoolIfExists MultiFactorAuthPresent true |
 | MFA_PRESENCE_CHECKED_WITH_NULL      | SECURITY_WARNING | Allow, Null MultiFactorAuthPresent false        |
 | MFA_AGE_ALLOWS_NO_MFA               | SECURITY_WARNING | MultiFactorAuthAge check admits no-MFA [3]      |
-| SET_QUALIFIER_ON_SINGLE_VALUED_KEY  | WARNING          | set qualifier on a single-valued key            |
+| SET_QUALIFIER_ON_SINGLE_VALUED_KEY  | ERROR            | set qualifier on a single-valued key            |
 | MISSING_SET_QUALIFIER               | WARNING          | plain operator on a multivalued key             |
 | FOR_ALL_VALUES_WITHOUT_NULL_GUARD   | WARNING          | ForAllValues in an Allow, no Null guard         |
 | NEGATED_OPERATOR_MATCHES_ABSENT_KEY | WARNING          | negated operator in an Allow, no Null guard     |
+| DENY_SKIPPED_WHEN_KEY_ABSENT        | WARNING          | Deny, operator false on a maybe-absent key [6]  |
 | UNKNOWN_CONDITION_KEY               | WARNING          | a key nothing populates, not declared [4]       |
 | VARIABLE_NOT_EXPANDED               | WARNING          | `${...}` where IAM does not expand it [5]       |
+| VARIABLE_FOLLOWED_BY_NAME_CHARACTER | WARNING          | `${aws:username}-*` in a Resource [7]           |
 | REDUNDANT_STATEMENT                 | WARNING          | covered by a statement of the same effect       |
 | UNREACHABLE_STATEMENT               | WARNING          | an Allow covered by a Deny in the policy        |
 | DUPLICATE_ACTION                    | SUGGESTION       | an action twice in one list                     |
@@ -52,6 +57,12 @@ INVALID_CONDITION_KEY, INVALID_CONDITION_VALUE.
     Allow with NumericLessThanIfExists.
 [4] no iamguard layer puts it in the request context and it is not in `declared_keys`.
 [5] Version other than 2012-10-17; Numeric, Date, IP, Binary or Null values; Action; principals.
+[6] a plain positive operator or ForAnyValue (not IfExists, not Null) on a key iamguard does not
+    fill on every request (everything but aws:SecureTransport, aws:SourceIp, aws:CurrentTime,
+    aws:EpochTime, aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:userid), unless a
+    Deny in the policy tests `Null: {key: "true"}`; the MFA keys have their own codes.
+[7] the variable is directly followed by a character principal names may contain
+    (`[A-Za-z0-9_+=,.@-]`) or by another variable, so `alice`'s pattern also covers `alice-x`'s resources.
 
 Coverage (redundant, unreachable, redundant items) is decided only in the cases that are certain
 (equal text, `*`, `prefix*`, a pattern against a literal, subsets of conditions), so the linter

@@ -2,7 +2,9 @@
 
 ERROR codes are the parser's own finding codes written in UPPER_SNAKE form (`InvalidAction`
 becomes `INVALID_ACTION`), so a document rejected by `iamguard.parse_policy` and the same
-document run through the linter name the same problems.
+document run through the linter name the same problems. The linter adds a few ERRORs of its own
+for documents IAM's grammar accepts but that cannot mean what they say under iamguard's context
+keys (listed in `LINT_ONLY_ERRORS`); `iamguard validate` and the CLI's create-policy refuse them too.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _CATALOGUE = (
     CodeInfo("UNKNOWN_OPERATOR", _E, "a condition operator IAM does not define"),
     CodeInfo("INVALID_CONDITION_KEY", _E, "a malformed condition key"),
     CodeInfo("INVALID_CONDITION_VALUE", _E, "a condition value the operator cannot read"),
+    # The linter's own ERRORs: documents IAM's grammar accepts but iamguard refuses (security spec POL-03).
+    CodeInfo("SET_QUALIFIER_ON_SINGLE_VALUED_KEY", _E,
+             "ForAllValues:/ForAnyValue: on a key iamguard declares single-valued"),
     # Grants wider than they look.
     CodeInfo("ALLOW_WITH_NOT_ACTION", _S, "Allow with NotAction grants every other action, including future ones"),
     CodeInfo("ALLOW_WITH_NOT_RESOURCE", _S, "Allow with NotResource grants every other resource"),
@@ -68,15 +73,18 @@ _CATALOGUE = (
     CodeInfo("MFA_AGE_ALLOWS_NO_MFA", _S,
              "a freshness check on aws:MultiFactorAuthAge that lets requests with no MFA at all through"),
     # Conditions and variables that do not do what they seem to.
-    CodeInfo("SET_QUALIFIER_ON_SINGLE_VALUED_KEY", _W, "ForAllValues:/ForAnyValue: on a key with one value"),
     CodeInfo("MISSING_SET_QUALIFIER", _W, "a plain operator on a multivalued key"),
     CodeInfo("FOR_ALL_VALUES_WITHOUT_NULL_GUARD", _W,
              "ForAllValues in an Allow holds when the key is absent; add `Null: {key: false}`"),
     CodeInfo("NEGATED_OPERATOR_MATCHES_ABSENT_KEY", _W,
              "a negated operator in an Allow holds for every request that lacks the key"),
+    CodeInfo("DENY_SKIPPED_WHEN_KEY_ABSENT", _W,
+             "a Deny whose condition is false when the key is absent, on a key that may be absent"),
     CodeInfo("UNKNOWN_CONDITION_KEY", _W,
              "a condition key (or variable) that nothing puts in the request context"),
     CodeInfo("VARIABLE_NOT_EXPANDED", _W, "a policy variable where IAM does not expand it"),
+    CodeInfo("VARIABLE_FOLLOWED_BY_NAME_CHARACTER", _W,
+             "a Resource variable directly followed by a character names may contain (`${aws:username}-*`)"),
     CodeInfo("REDUNDANT_STATEMENT", _W, "another statement with the same effect already covers this one"),
     CodeInfo("UNREACHABLE_STATEMENT", _W, "an Allow that a Deny in the same policy always overrides"),
     # Tidiness.
@@ -89,6 +97,9 @@ _CATALOGUE = (
 )
 
 CODES: dict[str, CodeInfo] = {info.code: info for info in _CATALOGUE}
+
+# ERROR codes the parser never produces: `iamguard.parse_policy` accepts these documents.
+LINT_ONLY_ERRORS = frozenset(("SET_QUALIFIER_ON_SINGLE_VALUED_KEY",))
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 

@@ -33,10 +33,12 @@ def _qualifier(view: StatementView, entry: ConditionEntry) -> Iterator[LintFindi
     if operator.qualifier is not None and is_single_valued(entry.key):
         risk = ("it holds whenever the key is absent" if operator.qualifier is Qualifier.FOR_ALL_VALUES
                 else "it reads as a set test on a single value")
+        # An ERROR, not a warning (security spec POL-03): the set test silently changes what a
+        # missing key means, and AWS tells authors never to write it on single-valued keys.
         yield LintFinding(
-            _W, "SET_QUALIFIER_ON_SINGLE_VALUED_KEY", entry.pointer,
+            Severity.ERROR, "SET_QUALIFIER_ON_SINGLE_VALUED_KEY", entry.pointer,
             f"{view.label}: {entry.key} has exactly one value, but {operator.name} treats it as a set ({risk}); "
-            f"use {operator.name.split(':', 1)[1]}",
+            f"iamguard refuses set operators on single-valued keys: use {operator.name.split(':', 1)[1]}",
         )
     elif operator.qualifier is None and is_multivalued(entry.key):
         yield LintFinding(

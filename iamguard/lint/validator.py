@@ -7,6 +7,8 @@ from typing import Any
 
 from iamguard.engine.compiler import Policy, as_kind
 from iamguard.errors import PolicyError
+from iamguard.lint.absent import check_absent_keys
+from iamguard.lint.boundaries import check_variable_boundaries
 from iamguard.lint.codes import error_code
 from iamguard.lint.conditions import check_conditions
 from iamguard.lint.context import LintContext
@@ -25,7 +27,7 @@ from iamguard.policy.parser import parse_document
 RAW_RULES: tuple[Callable[[Any], Iterable[LintFinding]], ...] = (check_version, check_duplicates, check_variables)
 # Rules over the parsed model: they need a valid document.
 MODEL_RULES: tuple[Callable[[LintContext], Iterable[LintFinding]], ...] = (
-    check_grants, check_mfa, check_conditions, check_statements,
+    check_grants, check_mfa, check_conditions, check_absent_keys, check_variable_boundaries, check_statements,
 )
 
 

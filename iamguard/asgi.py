@@ -404,7 +404,9 @@ async def _decide_in_endpoint(guard: Guard, declared: tuple[RouteRule, ...],
     params = dict(scope.get("path_params", {}))
     route = scope.get("route")
     template = getattr(route, "path_format", None) if route is not None else None
-    request = web_request(scope, None, declared=declared).replaced(route=template, path_params=params)
+    methods = getattr(route, "methods", None) if route is not None else None
+    request = web_request(scope, None, declared=declared).replaced(
+        route=template, path_params=params, allow=_allow_header(frozenset(methods)) if methods else None)
     reparsed = _reparsed(getattr(route, "dependant", None), params)
     if reparsed is not None:
         verdict = guard.refuse(request, guard.screen(request) or reparsed)

@@ -14,6 +14,7 @@ request unmappable, which the guard denies.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -172,15 +173,27 @@ def _leaf(route: Any, template: str, params: dict[str, Any], method: str, *, par
 def _pick(routes: list[Any], scope: dict[str, Any], prefix: str, method: str,
           router: Any) -> RouteMatch | NoRoute:
     partial: tuple[Any, dict[str, Any]] | None = None
+    others: list[Any] = []  # later partial matches: their methods belong in the 405's Allow too
     for route in routes:
         match, child = route.matches(scope if type(route) in _PURE_MATCHERS else _probe(scope))
         name = _match_name(match)
         if name == _FULL:
             return _descend(route, scope, child, prefix, method, partial=False)
-        if name == _PARTIAL and partial is None:
-            partial = (route, child)
+        if name == _PARTIAL:
+            if partial is None:
+                partial = (route, child)
+            else:
+                others.append(route)
     if partial is not None:
-        return _descend(partial[0], scope, partial[1], prefix, method, partial=True)
+        found = _descend(partial[0], scope, partial[1], prefix, method, partial=True)
+        if others and isinstance(found, RouteMatch) and found.partial and found.methods is not None:
+            # Several routes share the path with other methods (the router dispatches the first):
+            # the resource allows every method of them all.
+            methods = set(found.methods)
+            for route in others:
+                methods |= _methods_of(route) or frozenset()
+            found = dataclasses.replace(found, methods=frozenset(methods))
+        return found
     return _no_route(routes, scope, prefix, method, router)
 
 
@@ -375,7 +388,7 @@ def resolve(router: Any, scope: dict[str, Any]) -> RouteMatch | NoRoute:
 # ---- inventory: every route of an app, for the listing and the strict startup check ----------
 
 def route_entries(router: Any) -> list[RouteEntry]:
-    return list(_entries(list(router.routes), "", frozenset()))
+    return list(_entries(list(router.routes), "", frozenset(), None))
 
 
 def _params_of(route: Any) -> frozenset[str]:
@@ -384,47 +397,52 @@ def _params_of(route: Any) -> frozenset[str]:
     return names - {"path"} if _is_mount(route) else names
 
 
-def _entries(routes: list[Any], prefix: str, params: frozenset[str]) -> Iterator[RouteEntry]:
+def _entries(routes: list[Any], prefix: str, params: frozenset[str], host: str | None) -> Iterator[RouteEntry]:
     for route in routes:
         if _is_included_router(route):
-            yield from _included_entries(route, prefix, params)
+            yield from _included_entries(route, prefix, params, host)
             continue
-        yield from _route_entries(route, prefix, params, None)
+        yield from _route_entries(route, prefix, params, None, host)
 
 
-def _included_entries(route: Any, prefix: str, params: frozenset[str]) -> Iterator[RouteEntry]:
+def _included_entries(route: Any, prefix: str, params: frozenset[str], host: str | None) -> Iterator[RouteEntry]:
     for candidate in route.effective_candidates():
         if _is_included_router(candidate):
-            yield from _included_entries(candidate, prefix, params)
+            yield from _included_entries(candidate, prefix, params, host)
             continue
         starlette_route = getattr(candidate, "starlette_route", None)
         original = getattr(candidate, "original_route", None)
         if starlette_route is not None:
-            yield from _route_entries(starlette_route, prefix, params, None)
+            yield from _route_entries(starlette_route, prefix, params, None, host)
         elif original is not None:
-            yield from _route_entries(original, prefix, params, candidate)
+            yield from _route_entries(original, prefix, params, candidate, host)
 
 
-def _route_entries(route: Any, prefix: str, params: frozenset[str], context: Any) -> Iterator[RouteEntry]:
+def _route_entries(route: Any, prefix: str, params: frozenset[str], context: Any,
+                   host: str | None) -> Iterator[RouteEntry]:
+    """`host`: the pattern of the innermost `Host()` the route is under. Route templates (and so
+    route-map keys) leave the host out; the listing keeps it to flag a route-map rule that
+    would apply to routes under several hosts."""
     own = params | _params_of(route)
     name = getattr(route, "name", None)
     if _is_mount(route) or _is_host(route):
         inner_prefix = prefix + _mount_prefix(route) if _is_mount(route) else prefix
+        inner_host = str(route.host) if _is_host(route) else host
         routes = _sub_routes(route)
         if routes is not None:
-            yield from _entries(routes, inner_prefix, own)
+            yield from _entries(routes, inner_prefix, own, inner_host)
             return
         declared = rules_of(_base_app(route)) + rules_of(route)
         for method in sorted(DEFAULT_METHODS - {"HEAD", "OPTIONS"}):
-            yield RouteEntry(method, inner_prefix + "/{path}", name, own, declared)
+            yield RouteEntry(method, inner_prefix + "/{path}", name, own, declared, inner_host)
         return
     source = context if context is not None else route
     template = prefix + (getattr(source, "path_format", None) or getattr(route, "path_format", "") or "")
     endpoint = getattr(source, "endpoint", None) or getattr(route, "endpoint", None)
     dependant = getattr(source, "dependant", None) or getattr(route, "dependant", None)
     if not hasattr(route, "methods"):  # a WebSocket route
-        yield RouteEntry(WEBSOCKET, template, name, own, declared_rules(endpoint, WEBSOCKET, dependant))
+        yield RouteEntry(WEBSOCKET, template, name, own, declared_rules(endpoint, WEBSOCKET, dependant), host)
         return
     methods = getattr(source, "methods", None) or getattr(route, "methods", None)
     for method in sorted(methods or DEFAULT_METHODS):
-        yield RouteEntry(method, template, name, own, declared_rules(endpoint, method, dependant))
+        yield RouteEntry(method, template, name, own, declared_rules(endpoint, method, dependant), host)

@@ -9,7 +9,16 @@
 
 Successful answers are `{"token", "token_type": "Bearer", "expires_at", "expires_in",
 "session_arn"}`. Errors carry the credentials layer's status and IAM error code; throttled
-callers get 429 with `Retry-After` (spec KEY-03, MFA-04). Bodies must be JSON objects of at most
+callers get 429 with `Retry-After` (spec KEY-03, MFA-04).
+
+Refused credentials: `/token` reads its credentials from the body, not from an HTTP
+authentication scheme, so no `WWW-Authenticate` challenge could name a remedy there. A refused
+access key, password (unknown user and wrong password alike: one error, KEY-02) or expired
+password is therefore 403, as STS answers a refused key (RFC 9110 15.5.4: credentials were
+given and are not sufficient). `/assume-role` and `/step-up` authenticate with the Bearer
+session: a missing or refused token there is 401 with its `Bearer` challenge, as on any
+protected route. Every 401 carries `WWW-Authenticate` (RFC 9110 11.6.1); every 405 carries
+`Allow: POST` (each adapter adds it). Bodies must be JSON objects of at most
 16 KiB with string values where strings are expected; nothing else is read. Secrets never appear
 in an answer or a log line.
 """
@@ -102,7 +111,13 @@ def _issued(issued: Any, now: float) -> WebResponse:
     })
 
 
-def _failure(exc: Exception) -> WebResponse:
+ALLOWED_METHODS = "POST"  # the endpoints' `Allow` header, for the adapters' 405 answers
+
+
+def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
+    """The answer to a failed call. `bearer`: the endpoint authenticates the caller with a
+    Bearer session (so a 401 can carry a Bearer challenge); otherwise the credentials came in
+    the body and a refusal of them is 403."""
     if isinstance(exc, _BadBody):
         return json_response(400, {"error": "ValidationError", "message": str(exc)})
     if isinstance(exc, (StoreError, TimeoutError)):
@@ -118,6 +133,13 @@ def _failure(exc: Exception) -> WebResponse:
             headers = (("retry-after", str(retry_after)),)
         if status == 401 and getattr(exc, "reason", None) is not None:  # a token problem
             return responses.invalid_token(None)
+        if status == 401:
+            if not bearer:
+                status = 403
+            else:
+                # A 401 other than a token problem: the Bearer session is what this endpoint
+                # authenticates with, so that is the credential to renew.
+                headers = (*headers, ("www-authenticate", responses.challenge(None, error="invalid_token")))
         return json_response(status, {"error": code, "message": message}, headers)
     logger.error("iamguard endpoint failed with %s", type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
     return responses.unavailable()
@@ -140,7 +162,8 @@ class AuthEndpoints:
             raise _TokenProblem(401, missing=True)
         return self.credentials.authenticate(credential.token)
 
-    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any) -> WebResponse:
+    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any, *, bearer: bool = True
+             ) -> WebResponse:
         content_type = next((value for name, value in headers if name == "content-type"), None)
         try:
             data = _read(content_type, body)
@@ -153,7 +176,7 @@ class AuthEndpoints:
                 return responses.invalid_request(None, "ambiguous credentials")
             return responses.invalid_token(None)
         except Exception as exc:  # every failure is an answer, never a crash or a token
-            return _failure(exc)
+            return _failure(exc, bearer=bearer)
 
     def token(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
         from iamguard.credentials import AccessKeyCredentials, PasswordCredentials
@@ -170,7 +193,7 @@ class AuthEndpoints:
                 given, mfa_code=_text(data, "mfa_code", required=False), duration=_duration(data),
                 recovery_code=_text(data, "recovery_code", required=False))
 
-        return self._run(headers, body, exchange)
+        return self._run(headers, body, exchange, bearer=False)
 
     def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
         def assume(data: Mapping[str, Any]) -> Any:

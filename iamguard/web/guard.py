@@ -314,6 +314,9 @@ class Guard:
         self._bound: dict[int, tuple[ResourceTemplate, BoundTemplate | None]] = {}
         self._peers: dict[str, str | None] = {}
         self._sessions = SessionMemo()
+        # Held by this guard alone: the mark `screen` leaves on a request it passed (see
+        # `WebRequest._mark_screened`), so `check` does not screen the same request twice.
+        self._screen_token = object()
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -362,7 +365,15 @@ class Guard:
 
     def screen(self, request: WebRequest) -> Rejection | None:
         """The checks that need no route: method, target and override headers (MAP-02..07, 13, 15).
-        Adapters call it for requests no route matched, too."""
+        Adapters call it for requests no route matched, too. A request it passes is marked, and
+        `check` of that same object (or of a `replaced` copy whose screened fields kept their
+        values) skips these checks rather than repeating them."""
+        rejection = self._screen_checks(request)
+        if rejection is None:
+            request._mark_screened(self._screen_token)
+        return rejection
+
+    def _screen_checks(self, request: WebRequest) -> Rejection | None:
         config = self.config
         if request.method not in self._accepted_methods:
             rejection = check_method(request.method, config.methods)
@@ -396,18 +407,20 @@ class Guard:
         return reports
 
     def refuse(self, request: WebRequest, rejection: Rejection) -> Verdict:
-        """Audit and shape a screening rejection an adapter found on its own."""
+        """Audit and shape a screening rejection an adapter found on its own. A 405 lists
+        `request.allow` (the route's methods) in its `Allow` header."""
         trail = _Trail(request)
-        verdict = self._rejection(rejection)
+        verdict = self._rejection(rejection, request)
         return self._finish(trail, verdict, trail.started + self.config.timeout)
 
     # ---- the pipeline -------------------------------------------------------------------------
 
     def _pipeline(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Verdict]:
         try:
-            rejection = self.screen(request)
-            if rejection is not None:
-                return self._rejection(rejection)
+            if not request._screened_with(self._screen_token):
+                rejection = self._screen_checks(request)
+                if rejection is not None:
+                    return self._rejection(rejection, request)
             rule = self._rule_for(request)
             if rule is not None and rule.public:
                 iam = IamContext(trail.request_id, ANONYMOUS, None, None, None, public=True, rule=rule)
@@ -454,9 +467,9 @@ class Guard:
             return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
                            detail=refusal.detail)
 
-    def _rejection(self, rejection: Rejection) -> Verdict:
+    def _rejection(self, rejection: Rejection, request: WebRequest) -> Verdict:
         if rejection.status == 405:
-            response = responses.method_not_allowed()
+            response = responses.method_not_allowed(self._allow(request))
         elif rejection.status >= 500:
             response = responses.unavailable()
         elif rejection.reason == codes.INVALID_REQUEST:
@@ -464,6 +477,18 @@ class Guard:
         else:
             response = responses.bad_request(rejection.detail, rejection.reason)
         return Verdict(False, rejection.reason, response=response, detail=rejection.detail)
+
+    def _allow(self, request: WebRequest) -> str | None:
+        """The `Allow` header of a 405 (RFC 9110 15.5.6): the route's methods that this guard
+        accepts, so a client never retries with a method the guard refuses anyway. A request no
+        route matched names no resource: its methods are the empty list (an empty `Allow`). None
+        (no header) only when a route matched but its methods are unknown to the adapter: an
+        opaque mounted app (static files, another framework) decides them itself."""
+        if request.allow is None:
+            return "" if request.route is None else None
+        accepted = self._accepted_methods
+        return ", ".join(sorted({name for name in (part.strip() for part in request.allow.split(","))
+                                 if name in accepted}))
 
     def _rule_for(self, request: WebRequest) -> RouteRule | None:
         """The rule for the request's route and method, or a MAPPING_CONFLICT refusal. The answer

@@ -9,7 +9,7 @@ safe method, or a resource template that needs a value the route does not provid
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from iamguard.web.routes import (
     WEBSOCKET,
@@ -29,6 +29,7 @@ class RouteEntry:
     name: str | None = None
     params: frozenset[str] = frozenset()
     declared: tuple[RouteRule, ...] = ()
+    host: str | None = None  # the host pattern the route is under (Starlette `Host`, Flask host matching)
 
 
 def inspect_route(entry: RouteEntry, routes: RouteMap, fixed: Mapping[str, str]) -> RouteReport:
@@ -67,4 +68,26 @@ def inspect_route(entry: RouteEntry, routes: RouteMap, fixed: Mapping[str, str])
 
 def inspect_routes(entries: Iterable[RouteEntry], routes: RouteMap,
                    fixed: Mapping[str, str]) -> list[RouteReport]:
-    return [inspect_route(entry, routes, fixed) for entry in entries]
+    """Every entry's report. Route-map keys are a method and a template, without the host: a
+    route-map rule whose template names routes under two different hosts (or under a host and
+    under none) would protect them all alike, whatever was meant for one of them, so each of
+    those routes is flagged "ambiguous" (declare the rule on the endpoints instead)."""
+    listed = list(entries)
+    hosts: dict[tuple[str, str], set[str | None]] = {}
+    for entry in listed:
+        hosts.setdefault((_method_key(entry.method), entry.path), set()).add(entry.host)
+    reports = []
+    for entry in listed:
+        report = inspect_route(entry, routes, fixed)
+        seen = hosts[(_method_key(entry.method), entry.path)]
+        if len(seen) > 1 and routes.lookup(_method_key(entry.method), entry.path) is not None:
+            names = ", ".join(sorted(host or "(any host)" for host in seen))
+            report = replace(report, problem=f"ambiguous: the route-map rule for {entry.method} {entry.path} "
+                                             f"applies to routes under several hosts ({names}); declare the "
+                                             "rule on each endpoint instead")
+        reports.append(replace(report, host=entry.host) if entry.host is not None else report)
+    return reports
+
+
+def _method_key(method: str) -> str:
+    return method if method == WEBSOCKET else lookup_method(method)

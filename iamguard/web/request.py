@@ -14,6 +14,11 @@ from iamguard.web.values import quick_init
 
 ANONYMOUS = "anonymous"
 
+# The fields `Guard.screen` reads. A request keeps the guard's "screened" mark (see
+# `WebRequest._mark_screened`) only while every one of them keeps its value.
+SCREENED_FIELDS = ("method", "path", "raw_path", "query_string", "headers")
+_SCREENED_BY = "_screened_by"
+
 
 def group_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
     """Header values by (lower-case) name, in order."""
@@ -60,7 +65,8 @@ class WebRequest:
 
     def replaced(self, **changes: Any) -> WebRequest:
         """`dataclasses.replace(self, **changes)`, keeping the grouped headers when the headers
-        stay the same (adapters complete a screened request with the router's result)."""
+        stay the same (adapters complete a screened request with the router's result), and the
+        guard's screening mark only when no screened field changes its value."""
         unknown = changes.keys() - _WEB_REQUEST_FIELDS
         if unknown:
             raise TypeError(f"WebRequest has no field {sorted(unknown)[0]!r}")
@@ -70,7 +76,21 @@ class WebRequest:
         values.update(changes)
         if "headers" in changes:
             values.pop("_header_map", None)
+        if _SCREENED_BY in values and any(name in changes and changes[name] != self.__dict__[name]
+                                          for name in SCREENED_FIELDS):
+            del values[_SCREENED_BY]
         return copy
+
+    def _mark_screened(self, token: object) -> None:
+        """For `Guard.screen` only: the guard that holds `token` (a private object of its own,
+        so no one else can forge the mark) found nothing to refuse in this very object's method,
+        path, raw path, query and headers, and its pipeline need not screen them again. The mark
+        is not a field (no constructor, comparison or `repr` sees it), and `replaced` drops it
+        as soon as one of those fields changes value."""
+        self.__dict__[_SCREENED_BY] = token
+
+    def _screened_with(self, token: object) -> bool:
+        return self.__dict__.get(_SCREENED_BY) is token
 
     def prime_header_map(self, grouped: dict[str, list[str]]) -> None:
         """For adapters that group the headers while reading them: `grouped` (which must be

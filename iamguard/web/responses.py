@@ -44,6 +44,10 @@ def challenge(realm: str | None, **params: str | int | None) -> str:
 
 
 def json_response(status: int, body: dict[str, Any], headers: tuple[tuple[str, str], ...] = ()) -> WebResponse:
+    if status == 401 and not any(name == "www-authenticate" for name, _ in headers):
+        # RFC 9110 11.6.1: every 401 carries a challenge. The callers here give their own; this
+        # keeps the rule for any future one that forgets.
+        headers = (*headers, ("www-authenticate", challenge(None)))
     payload = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return WebResponse(status, (("content-type", "application/json"), _NO_STORE, *headers), payload)
 
@@ -52,8 +56,12 @@ def bad_request(detail: str, reason: str) -> WebResponse:
     return json_response(400, {"error": "BadRequest", "reason": reason, "message": detail})
 
 
-def method_not_allowed() -> WebResponse:
-    return json_response(405, {"error": "MethodNotAllowed"})
+def method_not_allowed(allow: str | None) -> WebResponse:
+    """405 with `Allow: <allow>` (RFC 9110 15.5.6: the target's methods, comma-separated; ""
+    when it allows none). `allow=None` omits the header: only for a target whose methods the
+    caller cannot know, which it must say where it passes None."""
+    headers = (("allow", allow),) if allow is not None else ()
+    return json_response(405, {"error": "MethodNotAllowed"}, headers)
 
 
 def invalid_request(realm: str | None, detail: str) -> WebResponse:

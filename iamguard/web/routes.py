@@ -334,7 +334,8 @@ class RouteReport:
     path: str
     name: str | None
     rule: RouteRule | None
-    problem: str | None = None  # "unmapped", "conflict: ...", or a configuration error
+    problem: str | None = None  # "unmapped", "conflict: ...", "ambiguous: ...", or a configuration error
+    host: str | None = None  # the host pattern the route is under, when the router matches hosts
 
     @property
     def ok(self) -> bool:
@@ -343,7 +344,8 @@ class RouteReport:
     def __str__(self) -> str:
         mapping = self.rule.describe() if self.rule else "-"
         flag = f"  !! {self.problem}" if self.problem else ""
-        return f"{self.method:<9} {self.path:<40} {mapping}{flag}"
+        where = f"{self.host}{self.path}" if self.host else self.path
+        return f"{self.method:<9} {where:<40} {mapping}{flag}"
 
 
 class UnmappedRoutesError(RouteConfigError):

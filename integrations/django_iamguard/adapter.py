@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
-from django_iamguard.routing import class_methods, declared_rules, route_template
-from iamguard.web import RouteRule, WebRequest, WebResponse
+from django_iamguard.routing import allow_text, declared_rules, route_template
+from iamguard.web import RouteMap, RouteRule, WebRequest, WebResponse
 from iamguard.web.request import group_headers
 from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
+
+_NO_ROUTES = RouteMap()  # for callers without a guard: function views' methods then come from their own rules
 
 
 def _from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,29 +66,42 @@ def connection_request(request: HttpRequest) -> WebRequest:
     return described
 
 
-def with_route(base: WebRequest, request: HttpRequest, *, declared: tuple[RouteRule, ...] | None = None,
+def with_route(base: WebRequest, request: HttpRequest, routes: RouteMap, *,
+               declared: tuple[RouteRule, ...] | None = None,
                public_namespaces: frozenset[str] = frozenset()) -> WebRequest:
-    """`base` completed with Django's resolver result for `request`."""
+    """`base` completed with Django's resolver result for `request`; `routes` is the guard's
+    route map (the methods of a function view's route come from its rules)."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         return base.replaced(path=request.path_info)
-    view_class = getattr(match.func, "view_class", None)
     if declared is None:
         is_public = bool(public_namespaces.intersection(match.namespaces))
         declared = declared_rules(match.func, base.method, public_namespace=is_public)
-    return base.replaced(path=request.path_info, route=route_template(match.route),
-                         path_params=dict(match.captured_kwargs), declared=declared,
-                         allow=", ".join(class_methods(view_class)) if view_class is not None else None)
+    template = route_template(match.route)
+    return base.replaced(path=request.path_info, route=template, path_params=dict(match.captured_kwargs),
+                         declared=declared, allow=allow_text(match.func, template, routes))
+
+
+def unrouted_allow(request: HttpRequest, urlconf: str, routes: RouteMap) -> str:
+    """The methods of the route Django will resolve `request` to ("" when none matches), for the
+    `Allow` header of a 405 given before routing. Only the header uses this resolution: the
+    decision always reads the resolver match Django itself makes (spec MAP-01)."""
+    try:
+        match = resolve(request.path_info, urlconf)
+    except Resolver404:
+        return ""
+    return allow_text(match.func, route_template(match.route), routes)
 
 
 def web_request(request: HttpRequest, *, routed: bool = True, declared: tuple[RouteRule, ...] | None = None,
-                public_namespaces: frozenset[str] = frozenset()) -> WebRequest:
+                public_namespaces: frozenset[str] = frozenset(), routes: RouteMap | None = None) -> WebRequest:
     """The neutral description of `request`. With `routed=False` (before resolving, or when
     nothing matched) it carries no route, which the guard treats as unmapped."""
     base = connection_request(request)
     if not routed:
         return base
-    return with_route(base, request, declared=declared, public_namespaces=public_namespaces)
+    return with_route(base, request, routes if routes is not None else _NO_ROUTES, declared=declared,
+                      public_namespaces=public_namespaces)
 
 
 def django_response(response: WebResponse, *, head: bool = False) -> HttpResponse:

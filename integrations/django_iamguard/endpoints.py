@@ -19,8 +19,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_iamguard.adapter import django_response, web_request
 from django_iamguard.decorators import iam_public
+from django_iamguard.routing import set_view_methods
 from iamguard.web import WebResponse
-from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
+from iamguard.web.endpoints import ALLOWED_METHODS, MAX_BODY, AuthEndpoints
 from iamguard.web.responses import json_response, method_not_allowed
 
 Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
@@ -38,14 +39,15 @@ def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
     @csrf_exempt
     @iam_public  # every method reaches the view, which answers 405 to all but POST, as Flask and Starlette do
     def run(request: HttpRequest) -> HttpResponse:
-        if request.method != "POST":
-            return django_response(method_not_allowed())
+        if request.method != ALLOWED_METHODS:
+            return django_response(method_not_allowed(ALLOWED_METHODS), head=request.method == "HEAD")
         body = _bounded_body(request, MAX_BODY)
         if body is None:
             return django_response(json_response(413, {"error": "PayloadTooLarge"}))
         return django_response(handler(web_request(request, routed=False).headers, body))
 
     run.__name__ = handler.__name__
+    set_view_methods(run, (ALLOWED_METHODS,))  # for the route listing and the middleware's 405s
     return run
 
 

@@ -90,7 +90,7 @@ def _describe(request: HttpRequest, declared: tuple[RouteRule, ...]) -> tuple[Gu
     guard: Guard | None = None
     try:
         guard = get_guard()
-        return guard, web_request(request, declared=declared)
+        return guard, web_request(request, declared=declared, routes=guard.routes)
     except Exception as exc:  # never an allow
         return internal_failure(guard, request, exc)
 

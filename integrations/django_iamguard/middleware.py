@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from django_iamguard import conf
-from django_iamguard.adapter import connection_request, with_route
+from django_iamguard.adapter import connection_request, unrouted_allow, with_route
 from django_iamguard.checks import route_reports
 from django_iamguard.enforce import answer, internal_failure, logger, refusal
 from iamguard import audit as codes
@@ -75,6 +75,10 @@ class IamGuardMiddleware:
                 rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
             else:
                 rejection = guard.screen(described)
+                if rejection is not None and rejection.status == 405:
+                    # Refused before Django resolves the path; the 405 still lists the methods of
+                    # the route the path names (RFC 9110 15.5.6).
+                    described = described.replaced(allow=unrouted_allow(request, str(urlconf), guard.routes))
         except Exception as exc:  # only the adapter's own code can raise here; never an allow
             return internal_failure(guard, request, exc)
         if rejection is None:
@@ -93,7 +97,7 @@ class IamGuardMiddleware:
             base = getattr(request, "_iamguard_connection", None)
             if not isinstance(base, WebRequest):
                 base = connection_request(request)
-            return guard, with_route(base, request, public_namespaces=current.public_namespaces)
+            return guard, with_route(base, request, guard.routes, public_namespaces=current.public_namespaces)
         except Exception as exc:  # never an allow
             return internal_failure(guard, request, exc)
 

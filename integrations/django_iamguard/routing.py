@@ -129,13 +129,26 @@ def class_methods(view_class: Any) -> list[str]:
     return sorted(names)
 
 
+_VIEW_METHODS = "__iamguard_view_methods__"
+
+
+def set_view_methods(view: Any, methods: Iterable[str]) -> None:
+    """Declare the methods a function view answers (it refuses the others itself, with 405):
+    the route listing shows them and a 405 from iamguard lists them in `Allow`."""
+    setattr(view, _VIEW_METHODS, tuple(sorted(methods)))
+
+
 def view_methods(view: Any, template: str, routes: RouteMap) -> list[str]:
     """The methods a route is listed with. A class-based view: the handlers it defines. A function
-    view (Django routes every method to it): the methods its rules name, every method when a
-    rule names none; methods no rule names are denied at request time anyway."""
+    view (Django routes every method to it): those `set_view_methods` declared, else the methods
+    its rules name, every method when a rule names none; methods no rule names are denied at
+    request time anyway."""
     view_class = view_class_of(view)
     if view_class is not None:
         return class_methods(view_class)
+    declared_methods = getattr(view, _VIEW_METHODS, None)
+    if isinstance(declared_methods, tuple):
+        return list(declared_methods)
     rules = [*rules_of(view), *(item for item in routes if item.path == template)]
     named: set[str] = set()
     for item in rules:
@@ -143,6 +156,32 @@ def view_methods(view: Any, template: str, routes: RouteMap) -> list[str]:
             return list(FUNCTION_VIEW_METHODS)
         named |= item.methods
     return sorted(named) if named else list(FUNCTION_VIEW_METHODS)
+
+
+# The `Allow` text of a function view's route, remembered per (view, template, route map
+# version): Django's URLconf does not change once it serves requests. Entries keep the view and
+# route map they were computed for and serve only those very objects.
+_ALLOW: dict[tuple[int, str, int, int], tuple[Any, RouteMap, str]] = {}
+_ALLOW_LIMIT = 4096
+
+
+def allow_text(view: Any, template: str, routes: RouteMap) -> str:
+    """The methods of the route `view` serves at `template`, for an `Allow` header."""
+    view_class = view_class_of(view)
+    if view_class is not None:
+        return ", ".join(class_methods(view_class))
+    key = (id(view), template, id(routes), routes.version)
+    cached = _ALLOW.get(key)
+    if cached is not None and cached[0] is view and cached[1] is routes:
+        return cached[2]
+    methods = view_methods(view, template, routes)
+    if "GET" in methods and "HEAD" not in methods:
+        methods = sorted([*methods, "HEAD"])  # Django hands HEAD to the view; the guard decides it as GET
+    text = ", ".join(methods)
+    if len(_ALLOW) >= _ALLOW_LIMIT:
+        _ALLOW.clear()
+    _ALLOW[key] = (view, routes, text)
+    return text
 
 
 def route_entries(url_patterns: Iterable[Any], routes: RouteMap,

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from flask_iamguard.adapter import flask_response
 from iamguard.web import WebResponse, attach_rule, public
-from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
+from iamguard.web.endpoints import ALLOWED_METHODS, MAX_BODY, AuthEndpoints
 from iamguard.web.responses import json_response
 from iamguard.web.wsgi import environ_headers
 
@@ -44,8 +44,12 @@ def auth_blueprint(credentials: Any, *, name: str = "iamguard_auth", url_prefix:
     caller themselves): `app.register_blueprint(auth_blueprint(credentials))`."""
     handlers = AuthEndpoints(credentials)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
-    blueprint.add_url_rule("/token", "token", _view(handlers.token), methods=["POST"])
-    blueprint.add_url_rule("/assume-role", "assume_role", _view(handlers.assume_role), methods=["POST"])
-    blueprint.add_url_rule("/step-up", "step_up", _view(handlers.step_up), methods=["POST"])
+    # POST only, OPTIONS included: every other method is 405 with `Allow: POST`, as from the
+    # Starlette and Django endpoints (Flask would otherwise answer OPTIONS itself).
+    for rule_path, endpoint, handler in (("/token", "token", handlers.token),
+                                         ("/assume-role", "assume_role", handlers.assume_role),
+                                         ("/step-up", "step_up", handlers.step_up)):
+        blueprint.add_url_rule(rule_path, endpoint, _view(handler), methods=[ALLOWED_METHODS],
+                               provide_automatic_options=False)
     attach_rule(blueprint, public(methods="POST"))
     return blueprint

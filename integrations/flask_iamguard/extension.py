@@ -150,8 +150,11 @@ class IamGuard:
         if current.url_rule is not None:
             return guard.check_sync(web_request(current, app, cache=state.routes))
         described = web_request(current, app, routed=False)
-        rejection = guard.screen(described)
         failure = current.routing_exception
+        if isinstance(failure, MethodNotAllowed) and failure.valid_methods:
+            # The path names a resource, with other methods: a 405 lists them (RFC 9110 15.5.6).
+            described = described.replaced(allow=", ".join(sorted(failure.valid_methods)))
+        rejection = guard.screen(described)
         if rejection is None and isinstance(failure, MethodNotAllowed):
             rejection = Rejection(405, codes.METHOD_NOT_ALLOWED, "method not allowed")
         if rejection is not None:

@@ -79,6 +79,9 @@ def route_entries(app: Any) -> Iterator[RouteEntry]:
         view = app.view_functions.get(url_rule.endpoint)
         chain = blueprint_chain(app, url_rule.endpoint)
         template = route_template(url_rule.rule)
+        # Route-map keys leave the host (or subdomain) out: the listing keeps it, so a route-map
+        # rule that would cover routes of several hosts is flagged as ambiguous.
+        host = (url_rule.host if app.url_map.host_matching else url_rule.subdomain) or None
         for method in sorted(url_rule.methods or ()):
             yield RouteEntry(method, template, url_rule.endpoint, frozenset(url_rule.arguments),
-                             declared_rules(view, method, chain))
+                             declared_rules(view, method, chain), host)

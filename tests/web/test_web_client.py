@@ -181,7 +181,7 @@ def test_throttled_logins_answer_429_with_retry_after(shop: tuple[FrozenClock, S
         for _ in range(6):  # the credentials layer locks a login after 5 consecutive failures
             response = client.post("/auth/token", json={"user_name": "reader", "password": "wrong-password"})
             statuses.append(response.status_code)
-    assert statuses[:5] == [401] * 5
+    assert statuses[:5] == [403] * 5  # refused body credentials: 403, as a refused access key
     assert statuses[5] == 429 and int(response.headers["retry-after"]) >= 1
     assert response.json()["error"] == "Throttling"
 

@@ -295,3 +295,48 @@ def mutation_record(
         detail=f"{event} {outcome}",
         extra=extra,
     )
+
+
+# Security events of the credentials component (logins, lockouts, MFA, access keys, sessions):
+# spec LOG-02, including OTP replay attempts (ASVS 2.8.5). Like mutations they are ordinary
+# AuditRecords, so one Auditor can keep the web decisions, the directory's mutations and the
+# credentials events in one trail; what is specific to the event sits in `extra`.
+CREDENTIALS_EVENT = "credentials_event"
+EVENT_SUCCEEDED = "success"
+EVENT_FAILED = "failure"  # the record is a Deny: a refused login, code, key or role assumption
+EVENT_INFO = "info"
+
+AuditOption = Auditor | AuditSink | Iterable[AuditSink] | None
+
+
+def credentials_record(
+    *,
+    time: datetime,
+    request_id: str,
+    event: str,
+    outcome: str,
+    fields: Mapping[str, Any],
+    severity: str = "info",
+) -> AuditRecord:
+    """The record of one credentials event.
+
+    `fields` are identifiers only (tenant_id, user_id, access_key_id, serial_number, jti,
+    principal_arn, reason, counts): never a password, secret, seed, code or token. They land in
+    `extra` next to "component", "event", "outcome" and "severity" (the logging level name, in
+    lower case); a `principal_arn` also fills `principal`, and a `jti` fills `session_id`.
+    """
+    extra: dict[str, Any] = {"component": "credentials", "event": event, "outcome": outcome,
+                             "severity": severity}
+    extra.update(fields)
+    principal = fields.get("principal_arn")
+    jti = fields.get("jti")
+    return AuditRecord(
+        time=time,
+        request_id=request_id,
+        effect="Deny" if outcome == EVENT_FAILED else "Allow",
+        reason=CREDENTIALS_EVENT,
+        principal=principal if isinstance(principal, str) else None,
+        session_id=jti if isinstance(jti, str) else None,
+        detail=f"{event} {outcome}",
+        extra=extra,
+    )

@@ -16,12 +16,13 @@ from typing import Any, BinaryIO, NoReturn
 
 import iamguard
 from iamguard.audit import AUDIT_LOGGER
-from iamguard.cli import simulate, validate
+from iamguard.cli import audit_log, simulate, validate
 from iamguard.cli.context import CliContext
 from iamguard.cli.errors import EXIT_DENIED, EXIT_USAGE, CliError, UsageError, one_line
 from iamguard.cli.output import OUTPUT_FORMATS, render
 from iamguard.cli.sources import InputReader
 from iamguard.clock import SYSTEM_CLOCK, Clock
+from iamguard.directory.errors import AuditUnavailableError
 from iamguard.errors import IamGuardError
 
 PROG = "iamguard"
@@ -41,7 +42,9 @@ examples:
 Documents are given as file://PATH, - (standard input) or inline JSON. The store is --store,
 else $IAMGUARD_STORE, else ./iamguard.db; the tenant is --tenant, else $IAMGUARD_TENANT, else the
 store's only tenant. If your application configures the credentials pepper and data key, give the
-same values as $IAMGUARD_PEPPER and $IAMGUARD_DATA_KEY (base64). Exit status: 0 success or allow,
+same values as $IAMGUARD_PEPPER and $IAMGUARD_DATA_KEY (base64). --audit-log FILE (or
+$IAMGUARD_AUDIT_LOG) appends one JSON line per IAM change and credentials event to FILE; a change
+that cannot be recorded there is refused. Exit status: 0 success or allow,
 1 deny or findings at or above --fail-on, 2 usage or input error. `iamguard COMMAND --help` for more.
 """
 
@@ -103,6 +106,7 @@ def _store_options() -> argparse.ArgumentParser:
                          help="the SQLite store (default: $IAMGUARD_STORE or ./iamguard.db)")
     options.add_argument("--tenant", metavar="ID", default=argparse.SUPPRESS,
                          help="the tenant (default: $IAMGUARD_TENANT, or the store's only tenant)")
+    audit_log.add_option(options)
     return options
 
 
@@ -175,13 +179,27 @@ def _run(argv: list[str], context: CliContext) -> int:
     if handler is None:
         help_parser: argparse.ArgumentParser = getattr(args, "group_parser", parser)
         raise UsageError(f"{help_parser.prog}: choose a command (see {help_parser.prog} --help)")
-    result = handler(args, context)
+    # Opened (and checked) before the command runs: an unwritable audit log must stop it before any change.
+    context.audit_log = audit_log.open_audit_log(args, context.environ)
+    try:
+        result = handler(args, context)
+    except AuditUnavailableError:
+        if context.audit_log is None:
+            raise
+        raise CliError(f"{context.audit_log.describe_failure()}; the change was refused and nothing was "
+                       "stored") from None
     text = render(result, getattr(args, "output", "table"))
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `iamguard ... | head` closed the pipe: not an error worth reporting
         _silence_stdout()
+    if context.audit_log is not None and context.audit_log.failures:
+        # The command's changes were made (its output, perhaps a secret shown once, is above) but
+        # some of its credentials events are not in the audit log: say so and fail.
+        _error(f"{context.audit_log.describe_failure()}; {context.audit_log.failures} record(s) of this "
+               "command's changes are missing from it")
+        return EXIT_USAGE
     return int(result.exit_code)
 
 

@@ -54,7 +54,7 @@ def settings_from(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def credentials_for(directory: Directory, ctx: CliContext) -> Credentials:
-    return Credentials(directory, clock=ctx.clock, **settings_from(ctx.environ))
+    return Credentials(directory, clock=ctx.clock, audit=ctx.auditor, **settings_from(ctx.environ))
 
 
 def open_credentials(session: StoreSession) -> Credentials:

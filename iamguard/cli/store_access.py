@@ -90,7 +90,7 @@ class StoreSession:
 def open_session(args: argparse.Namespace, ctx: CliContext) -> StoreSession:
     store = open_store(args, ctx)
     tenant_id = choose_tenant(args, ctx, store)
-    directory = Directory(store, tenant_id, clock=ctx.clock, cache_ttl=0)
+    directory = Directory(store, tenant_id, clock=ctx.clock, cache_ttl=0, audit=ctx.auditor)
     return StoreSession(ctx, store, directory)
 
 

@@ -64,8 +64,8 @@ def run_init(args: argparse.Namespace, ctx: CliContext) -> Result:
         # One transaction for everything: a failure half-way leaves no tenant without an administrator.
         with store.database.transaction():
             tenant = Directory.create_tenant(store, args.tenant_id, args.tenant_name, args.partition,
-                                             clock=ctx.clock)
-            directory = Directory(store, tenant.tenant_id, clock=ctx.clock, cache_ttl=0)
+                                             clock=ctx.clock, audit=ctx.auditor)
+            directory = Directory(store, tenant.tenant_id, clock=ctx.clock, cache_ttl=0, audit=ctx.auditor)
             policy = directory.create_policy(ADMIN_POLICY_NAME, json.dumps(ADMIN_POLICY, indent=2),
                                              description="Every action on every resource (created by iamguard init)")
             user = directory.create_user(args.admin_user_name)
@@ -112,7 +112,7 @@ def run_export(args: argparse.Namespace, ctx: CliContext) -> Result:
 def run_import(args: argparse.Namespace, ctx: CliContext) -> Result:
     document = ctx.reader.read(args.document, option="FILE", allow_plain_path=True)
     with opened_store(args, ctx, create=True) as store:
-        tenant = Directory.import_tenant(store, document.content)
+        tenant = Directory.import_tenant(store, document.content, audit=ctx.auditor)
         details = Directory(store, tenant.tenant_id, cache_ttl=0).get_account_authorization_details()
     counts = {section: len(details.get(section, []))
               for section in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")}

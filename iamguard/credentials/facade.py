@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 
+from iamguard.audit import AuditOption
 from iamguard.clock import Clock
 from iamguard.credentials.access_keys import AccessKey, AccessKeyLastUsed, AccessKeyMetadata, AccessKeyService
+from iamguard.credentials.audit import CredentialsAudit
 from iamguard.credentials.config import MAX_LEEWAY_SECONDS, CredentialsConfig
 from iamguard.credentials.errors import ConfigurationError, InvalidToken, NoSuchEntity, RevokedToken, ValidationError
 from iamguard.credentials.liveness import GenerationWatch, LivenessChecker
@@ -74,14 +76,17 @@ def _default_store(directory: Directory) -> CredentialStore:
 
 
 class Credentials:
-    """`Credentials(directory, *, clock=None, config=None, store=None, http_client=None, **settings)`
-    where settings are CredentialsConfig fields (issuer, audience, signing_algorithm, ...).
-    A DirectoryStore may be passed instead of a Directory together with `tenant_id=`."""
+    """`Credentials(directory, *, clock=None, config=None, store=None, http_client=None, audit=None,
+    **settings)` where settings are CredentialsConfig fields (issuer, audience, signing_algorithm, ...).
+    A DirectoryStore may be passed instead of a Directory together with `tenant_id=`.
+    Security events (logins, lockouts, MFA, keys, sessions) are recorded through `audit`: an
+    `iamguard.audit.Auditor`, a sink or sinks (default: one JSON line each on the `iamguard.audit`
+    logger). Pass the Auditor the Directory and the web guard use to keep one audit trail."""
 
     def __init__(self, directory_or_store: Directory | DirectoryStore, *, tenant_id: str | None = None,
                  clock: Clock | None = None, config: CredentialsConfig | None = None,
                  store: CredentialStore | None = None, http_client: httpx.Client | None = None,
-                 **settings: Any) -> None:
+                 audit: AuditOption = None, **settings: Any) -> None:
         if isinstance(directory_or_store, Directory):
             directory = directory_or_store
         elif isinstance(directory_or_store, DirectoryStore):
@@ -100,6 +105,8 @@ class Credentials:
         self.tenant_id: str = directory.tenant_id
         self.partition: str = directory.partition
         self.store = store or _default_store(directory)
+        self._events = CredentialsAudit(audit, self.clock)
+        self.auditor = self._events.auditor
         self._register_dependents()
         self._sealer: Sealer | None = None
         self._pepper: bytes | None = None
@@ -114,10 +121,12 @@ class Credentials:
         self._codec = TokenCodec(self._keys, self.clock, issuer=config.issuer, audience=config.audience,
                                  leeway=config.leeway_seconds, max_lifetime=config.max_token_lifetime,
                                  max_bytes=config.max_token_bytes)
-        self._passwords = PasswordService(self.store, self.clock, config, tenant_id=self.tenant_id)
-        self._access_keys = AccessKeyService(self.store, self._get_pepper, self.clock, config, tenant_id=self.tenant_id)
+        self._passwords = PasswordService(self.store, self.clock, config, tenant_id=self.tenant_id,
+                                          events=self._events)
+        self._access_keys = AccessKeyService(self.store, self._get_pepper, self.clock, config, tenant_id=self.tenant_id,
+                                             events=self._events)
         self._mfa = MfaService(self.store, self._get_sealer, self.clock, config, tenant_id=self.tenant_id,
-                               partition=self.partition)
+                               partition=self.partition, events=self._events)
         self._liveness = LivenessChecker(directory=directory, store=self.store, watch=watch,
                                          tenant_id=self.tenant_id, cache_size=config.cache_size)
         self._warm = WarmSessions(watch, self.clock, leeway=config.leeway_seconds, limit=config.cache_size,
@@ -125,7 +134,7 @@ class Credentials:
         self._oidc = OidcVerifier(config.oidc_issuers, self.clock, leeway=config.leeway_seconds,
                                   http_client=http_client)
         self._sts = StsService(directory=directory, codec=self._codec, mfa=self._mfa, oidc=self._oidc,
-                               liveness=self._liveness, config=config, clock=self.clock)
+                               liveness=self._liveness, config=config, clock=self.clock, events=self._events)
 
     def __repr__(self) -> str:
         return f"<Credentials tenant={self.tenant_id} store={type(self.store).__name__}>"
@@ -396,10 +405,8 @@ class Credentials:
         moment = self.clock.time() if before is None else (
             before.timestamp() if isinstance(before, datetime) else float(before))
         self.store.revoke_sessions(self.tenant_id, resolved.unique_id, moment)
-        from iamguard.credentials import audit
-
-        audit.emit("sessions_revoked", outcome="success", tenant_id=self.tenant_id, principal_arn=principal_arn,
-                   before=moment)
+        self._events.emit("sessions_revoked", outcome="success", tenant_id=self.tenant_id, principal_arn=principal_arn,
+                          before=moment)
         return datetime.fromtimestamp(moment, timezone.utc)
 
     def revoke_session(self, session: Session) -> None:

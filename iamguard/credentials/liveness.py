@@ -7,7 +7,10 @@ A session dies when any of these holds:
 - any principal in its lineage no longer exists under the same unique id (deleted, or deleted and
   recreated under the same name: ROLE-04);
 - the access key it was derived from was deactivated or deleted;
-- the MFA device whose code it carries was deactivated or deleted.
+- the MFA device whose code it carries was deactivated or deleted;
+- its second factor was a recovery code (an MFA time without a device) and the user's MFA
+  configuration changed after that code was verified: a device deactivated or deleted, or the
+  codes regenerated (MFA-09; `store.mfa_config_subject`).
 
 The verdict is cached per (store generation, jti). Every write that can kill a session bumps the
 generation, and the generation is re-read whenever this process committed a write or, for other
@@ -26,7 +29,7 @@ from iamguard.clock import Clock
 from iamguard.credentials.errors import ExpiredToken, InvalidClientTokenId, InvalidToken, RevokedToken
 from iamguard.credentials.records import ACTIVE
 from iamguard.credentials.session import Session
-from iamguard.credentials.store import CredentialStore
+from iamguard.credentials.store import CredentialStore, mfa_config_subject
 from iamguard.credentials.tokens import SessionClaims
 from iamguard.directory.errors import NoSuchEntityError
 
@@ -134,3 +137,9 @@ class LivenessChecker:
             device = self._store.get_mfa_device_by_id(claims.mfa_device_id)
             if device is None or device.tenant_id != self._tenant or not device.enabled:
                 raise RevokedToken("the MFA device this session was verified with was removed")
+        elif claims.mfa_time is not None:
+            # Verified with a recovery code. The user is the root of the lineage, but every id is
+            # asked: only users have MFA configurations, and asking more costs nothing.
+            changed = self._store.sessions_not_before(self._tenant, [mfa_config_subject(i) for i in claims.lineage])
+            if changed is not None and claims.mfa_time < changed:
+                raise RevokedToken("the MFA configuration this session's recovery code belonged to has changed")

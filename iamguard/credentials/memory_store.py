@@ -24,6 +24,7 @@ from iamguard.credentials.store import (
     AlreadyExists,
     CredentialStore,
     LimitReached,
+    mfa_config_subject,
     next_failure_state,
     throttle_stale,
 )
@@ -187,32 +188,46 @@ class MemoryCredentialStore(CredentialStore):
             found = [d for d in self._devices.values() if d.tenant_id == tenant_id and d.user_id == user_id]
         return sorted(found, key=lambda device: (device.created_at, device.serial_number))
 
+    def _drop_unbacked_codes(self, tenant_id: str, user_id: str) -> None:
+        """Recovery codes back an enabled device: with none, they go (MFA-08). Caller holds the lock."""
+        if not any(device.enabled for device in self.list_mfa_devices(tenant_id, user_id)):
+            for code_id in [code.code_id for code in self.list_recovery_codes(tenant_id, user_id)]:
+                del self._recovery[code_id]
+
+    def _mfa_changed(self, tenant_id: str, user_id: str, at: float | None) -> None:
+        if at is not None:
+            key = (tenant_id, mfa_config_subject(user_id))
+            self._not_before[key] = max(at, self._not_before.get(key, at))
+
     def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
         with self._lock:
             device = self._devices.get(device_id)
             if device is None or device.enabled or (device.last_step is not None and device.last_step >= step):
                 return False
+            # Codes stored while no device was enabled belong to no live configuration.
+            self._drop_unbacked_codes(device.tenant_id, device.user_id)
             self._devices[device_id] = replace(device, enabled=True, enabled_at=at, last_step=step)
             self._bump()
             return True
 
-    def disable_mfa_device(self, device_id: str) -> bool:
+    def disable_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
         with self._lock:
             device = self._devices.get(device_id)
             if device is None or not device.enabled:
                 return False
             self._devices[device_id] = replace(device, enabled=False, enabled_at=None)
+            self._drop_unbacked_codes(device.tenant_id, device.user_id)
+            self._mfa_changed(device.tenant_id, device.user_id, changed_at)
             self._bump()
             return True
 
-    def delete_mfa_device(self, device_id: str) -> bool:
+    def delete_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
         with self._lock:
             device = self._devices.pop(device_id, None)
             if device is None:
                 return False
-            if not self.list_mfa_devices(device.tenant_id, device.user_id):
-                for code_id in [c.code_id for c in self.list_recovery_codes(device.tenant_id, device.user_id)]:
-                    del self._recovery[code_id]
+            self._drop_unbacked_codes(device.tenant_id, device.user_id)
+            self._mfa_changed(device.tenant_id, device.user_id, changed_at)
             self._bump()
             return True
 
@@ -224,12 +239,16 @@ class MemoryCredentialStore(CredentialStore):
             self._devices[device_id] = replace(device, last_step=step)
             return True
 
-    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord]) -> None:
+    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord], *,
+                               changed_at: float | None = None) -> None:
         with self._lock:
             for old in self.list_recovery_codes(tenant_id, user_id):
                 del self._recovery[old.code_id]
             for code in codes:
                 self._recovery[code.code_id] = code
+            if changed_at is not None:
+                self._mfa_changed(tenant_id, user_id, changed_at)
+                self._bump()
 
     def list_recovery_codes(self, tenant_id: str, user_id: str) -> list[RecoveryCodeRecord]:
         with self._lock:

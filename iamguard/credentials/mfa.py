@@ -10,6 +10,11 @@
   threshold the device (or user) is locked for the configured period, audited (MFA-04).
 - Recovery codes: single-use, stored as salted scrypt hashes, consumed by an atomic delete,
   counted against the same per-user lockout, and every use is audited (MFA-08).
+- Recovery codes belong to one MFA configuration (MFA-08, MFA-09): when the user's last enabled
+  device is deactivated or deleted they are deleted (audited), so enrolling again never revives
+  them; and deactivating or deleting a device or regenerating the codes ends every session whose
+  second factor was a recovery code (such a session names no device for liveness to check, so
+  the store records the change moment in the same write, see `store.mfa_config_subject`).
 """
 
 from __future__ import annotations
@@ -107,7 +112,9 @@ def new_recovery_code() -> str:
 
 class MfaService:
     def __init__(self, store: CredentialStore, sealer: Callable[[], Sealer], clock: Clock,
-                 config: CredentialsConfig, *, tenant_id: str, partition: str) -> None:
+                 config: CredentialsConfig, *, tenant_id: str, partition: str,
+                 events: audit.CredentialsAudit | None = None) -> None:
+        self._events = events or audit.CredentialsAudit(clock=clock)
         self._store = store
         self._sealer = sealer
         self._clock = clock
@@ -145,8 +152,8 @@ class MfaService:
         except LimitReached:
             raise LimitExceeded(f"user {user_name} already has the maximum of "
                                 f"{self._config.max_mfa_devices_per_user} MFA devices") from None
-        audit.emit("mfa_device_created", outcome="success", tenant_id=self._tenant, user_id=user_id,
-                   serial_number=serial)
+        self._events.emit("mfa_device_created", outcome="success", tenant_id=self._tenant, user_id=user_id,
+                          serial_number=serial)
         uri = totp.provisioning_uri(seed, user_name, self._config.totp_issuer_name)
         return VirtualMfaDevice(serial, user_name, seed, uri)
 
@@ -177,8 +184,8 @@ class MfaService:
         if step is None or not self._store.enable_mfa_device(device.device_id, step, now):
             self._fail(device, user_id, now, "wrong_enrolment_codes", claims)
         self._succeeded(device, user_id)
-        audit.emit("mfa_device_enabled", outcome="success", tenant_id=self._tenant, user_id=user_id,
-                   serial_number=serial_number)
+        self._events.emit("mfa_device_enabled", outcome="success", tenant_id=self._tenant, user_id=user_id,
+                          serial_number=serial_number)
 
     def deactivate(self, user_id: str, serial_number: str, code: object = None,
                    recovery_code: object = None) -> None:
@@ -190,17 +197,21 @@ class MfaService:
             self.use_recovery_code(user_id, recovery_code)
         else:
             self.verify(device, code)
-        self._store.disable_mfa_device(device.device_id)
-        audit.emit("mfa_device_deactivated", outcome="success", tenant_id=self._tenant, user_id=user_id,
-                   serial_number=serial_number)
+        codes = self.recovery_codes_left(user_id)
+        self._store.disable_mfa_device(device.device_id, changed_at=self._clock.time())
+        self._audit_dropped_codes(user_id, codes, "mfa_deactivated")
+        self._events.emit("mfa_device_deactivated", outcome="success", tenant_id=self._tenant, user_id=user_id,
+                          serial_number=serial_number)
 
     def delete(self, serial_number: str) -> None:
         device = self.device(None, serial_number)
         if device.enabled:
             raise DeleteConflict(f"MFA device {serial_number} is enabled; deactivate it first")
-        self._store.delete_mfa_device(device.device_id)
-        audit.emit("mfa_device_deleted", outcome="success", tenant_id=self._tenant, user_id=device.user_id,
-                   serial_number=serial_number)
+        codes = self.recovery_codes_left(device.user_id)
+        self._store.delete_mfa_device(device.device_id, changed_at=self._clock.time())
+        self._audit_dropped_codes(device.user_id, codes, "mfa_device_deleted")
+        self._events.emit("mfa_device_deleted", outcome="success", tenant_id=self._tenant, user_id=device.user_id,
+                          serial_number=serial_number)
 
     # verification
 
@@ -227,9 +238,9 @@ class MfaService:
                 if not locked_before(state, now):
                     continue
             assert state.locked_until is not None
-            audit.emit("mfa_attempt_while_locked", outcome="failure", level=logging.WARNING,
-                       tenant_id=self._tenant, user_id=user_id,
-                       serial_number=device.serial_number if device else None)
+            self._events.emit("mfa_attempt_while_locked", outcome="failure", level=logging.WARNING,
+                              tenant_id=self._tenant, user_id=user_id,
+                              serial_number=device.serial_number if device else None)
             raise Throttled("too many failed authentication codes; try again later",
                             math.ceil(state.locked_until - now))
         return claims
@@ -238,13 +249,13 @@ class MfaService:
               claims: _Claims) -> None:
         """Refuse an attempt already counted by `_check_unlocked`; audit a lock that it set."""
         serial = device.serial_number if device else None
-        audit.emit("mfa_code_rejected", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                   user_id=user_id, serial_number=serial, reason=reason)
+        self._events.emit("mfa_code_rejected", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
+                          user_id=user_id, serial_number=serial, reason=reason)
         for subject, state in claims:
             if state.locked(now):
-                audit.emit("mfa_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                           user_id=user_id, serial_number=serial, subject=subject.split(":", 2)[1],
-                           locked_seconds=self._config.mfa_lockout.lock_seconds)
+                self._events.emit("mfa_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
+                                  user_id=user_id, serial_number=serial, subject=subject.split(":", 2)[1],
+                                  locked_seconds=self._config.mfa_lockout.lock_seconds)
         raise InvalidAuthenticationCode(_INVALID_CODE)
 
     def _release(self, claims: _Claims, now: float) -> None:
@@ -307,10 +318,17 @@ class MfaService:
         codes = tuple(new_recovery_code() for _ in range(self._config.recovery_code_count))
         records = [RecoveryCodeRecord("rc-" + secrets.token_hex(12), self._tenant, user_id,
                                       hash_secret(value, self._config.recovery_code_cost)) for value in codes]
-        self._store.replace_recovery_codes(self._tenant, user_id, records)
-        audit.emit("recovery_codes_created", outcome="success", tenant_id=self._tenant, user_id=user_id,
-                   count=len(codes))
+        # Also ends the sessions that a code of the old set vouched for (MFA-09).
+        self._store.replace_recovery_codes(self._tenant, user_id, records, changed_at=self._clock.time())
+        self._events.emit("recovery_codes_created", outcome="success", tenant_id=self._tenant, user_id=user_id,
+                          count=len(codes))
         return RecoveryCodes(codes)
+
+    def _audit_dropped_codes(self, user_id: str, before: int, reason: str) -> None:
+        """The store deletes recovery codes with the user's last enabled device; say so when it did."""
+        if before and not self.recovery_codes_left(user_id):
+            self._events.emit("recovery_codes_deleted", outcome="success", level=logging.WARNING,
+                              tenant_id=self._tenant, user_id=user_id, count=before, reason=reason)
 
     def recovery_codes_left(self, user_id: str) -> int:
         return len(self._store.list_recovery_codes(self._tenant, user_id))
@@ -338,6 +356,6 @@ class MfaService:
             self._fail(None, user_id, now, "wrong_recovery_code", claims)
         assert matched is not None
         self._succeeded(None, user_id)
-        audit.emit("recovery_code_used", outcome="success", level=logging.WARNING, tenant_id=self._tenant,
-                   user_id=user_id, remaining=len(candidates) - 1)
+        self._events.emit("recovery_code_used", outcome="success", level=logging.WARNING, tenant_id=self._tenant,
+                          user_id=user_id, remaining=len(candidates) - 1)
         return MfaVerification(int(now), None, None)

@@ -69,7 +69,9 @@ def policy_problems(password: object, policy: PasswordPolicy) -> list[str]:
 
 
 class PasswordService:
-    def __init__(self, store: CredentialStore, clock: Clock, config: CredentialsConfig, *, tenant_id: str) -> None:
+    def __init__(self, store: CredentialStore, clock: Clock, config: CredentialsConfig, *, tenant_id: str,
+                 events: audit.CredentialsAudit | None = None) -> None:
+        self._events = events or audit.CredentialsAudit(clock=clock)
         self._store = store
         self._clock = clock
         self._config = config
@@ -110,7 +112,7 @@ class PasswordService:
             self._store.create_login_profile(profile)
         except AlreadyExists:
             raise EntityAlreadyExists(f"user {user_name} already has a login profile") from None
-        audit.emit("login_profile_created", outcome="success", tenant_id=self._tenant, user_id=user_id)
+        self._events.emit("login_profile_created", outcome="success", tenant_id=self._tenant, user_id=user_id)
         return self._info(profile, user_name)
 
     def get(self, user_id: str, user_name: str) -> LoginProfileInfo:
@@ -131,13 +133,13 @@ class PasswordService:
         updated = LoginProfile(self._tenant, user_id, hashed, current.created_at, changed_at, flag)
         if not self._store.replace_password(updated, HISTORY_KEPT, archive=password is not None):
             raise NoSuchEntity(f"user {user_name} has no login profile")
-        audit.emit("login_profile_updated", outcome="success", tenant_id=self._tenant, user_id=user_id,
-                   password_changed=password is not None)
+        self._events.emit("login_profile_updated", outcome="success", tenant_id=self._tenant, user_id=user_id,
+                          password_changed=password is not None)
 
     def delete(self, user_id: str, user_name: str) -> None:
         if not self._store.delete_login_profile(self._tenant, user_id):
             raise NoSuchEntity(f"user {user_name} has no login profile")
-        audit.emit("login_profile_deleted", outcome="success", tenant_id=self._tenant, user_id=user_id)
+        self._events.emit("login_profile_deleted", outcome="success", tenant_id=self._tenant, user_id=user_id)
 
     def _info(self, profile: LoginProfile, user_name: str) -> LoginProfileInfo:
         return LoginProfileInfo(user_name, datetime.fromtimestamp(profile.created_at, timezone.utc),
@@ -164,8 +166,8 @@ class PasswordService:
             locked = locked_before(state, now)
         if locked:
             assert state.locked_until is not None
-            audit.emit("login_while_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                       user_id=user_id)
+            self._events.emit("login_while_locked", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
+                              user_id=user_id)
             raise Throttled("too many failed logins; try again later", math.ceil(state.locked_until - now))
         profile = self._store.get_login_profile(self._tenant, user_id) if user_id is not None else None
         text = password if isinstance(password, str) else ""
@@ -175,8 +177,8 @@ class PasswordService:
         else:
             ok = isinstance(password, str) and verify_secret(text, profile.password_hash)
         if not ok:
-            audit.emit("login_failed", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                       user_id=user_id, locked=state.locked(now))
+            self._events.emit("login_failed", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
+                              user_id=user_id, locked=state.locked(now))
             raise AuthenticationFailed(_LOGIN_FAILED)
         assert profile is not None
         self._store.clear_failures(subject)

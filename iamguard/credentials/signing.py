@@ -4,6 +4,14 @@ Verification never trusts the token to say how it is signed: the `kid` is looked
 map loaded from the store (never a file, URL or SQL string built from it), and that record alone
 says which algorithm and which key object verify it. A retired key keeps verifying tokens it
 signed before retirement until they have all expired, then it is pruned.
+
+A `kid` missing from the map may be a key another process rotated in a moment ago, so it forces
+a re-read of the stored keys, but at most once per `KEY_REFRESH_INTERVAL` seconds (a monotonic
+clock): each re-read queries the store and unseals every key, and the `kid` is attacker-chosen
+(JWT-04, DOS-05). Within the interval an unknown `kid` is refused without touching the store. A
+key rotated in elsewhere is therefore found at once or within the interval, and in any case once
+the generation watch sees the other process's write; a key this process creates is always found
+at once, since its own write moves the generation it watches.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import math
 import re
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +43,8 @@ from iamguard.credentials.store import CredentialStore
 KID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _SEAL_PURPOSE = "signing-key"
 _MIN_HMAC_BYTES = 32
+# Seconds between two re-reads of the signing keys forced by an unknown `kid` (see above).
+KEY_REFRESH_INTERVAL = 5.0
 _LOOKS_LIKE_KEY = (b"-----BEGIN", b"ssh-", b"ecdsa-sha2-", b"{", b"0\x82", b"0\x81", b"0Y0", b"0*0")
 
 
@@ -105,7 +116,8 @@ class KeyManager:
 
     def __init__(self, store: CredentialStore, sealer: Callable[[], Sealer], clock: Clock, *, algorithm: str,
                  hmac_secret: bytes | None, max_token_lifetime: int, leeway: int,
-                 generation: Callable[[], Any] | None = None) -> None:
+                 generation: Callable[[], Any] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         # How to tell that the stored keys may have changed: by default the store's generation,
         # read every time; the facade passes a watch that re-reads it only after a local write or
@@ -117,6 +129,8 @@ class KeyManager:
         self._max_lifetime = max_token_lifetime
         self._leeway = leeway
         self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._last_forced: float | None = None  # monotonic time of the last re-read an unknown kid forced
         self._started = clock.time()
         self._cached: tuple[Any, dict[str, SigningKey], SigningKey | None] | None = None
         self._configured: SigningKey | None = None
@@ -126,7 +140,9 @@ class KeyManager:
             self._configured = SigningKey(kid, "HS256", hmac_secret, hmac_secret, None, 0.0)
 
     def _keys(self, *, fresh: bool = False) -> tuple[dict[str, SigningKey], SigningKey | None]:
-        generation = (self._store.generation(),) if fresh else self._generation()
+        # A fresh read is filed under the generation read before it: the keys are at least that
+        # new, and the next change of the generation reloads them anyway.
+        generation = self._generation()
         cached = self._cached
         if cached is not None and cached[0] == generation and not fresh:
             return cached[1], cached[2]
@@ -193,11 +209,21 @@ class KeyManager:
             return self._configured if hmac.compare_digest(kid, self._configured.kid) else None
         keys, _ = self._keys()
         key = keys.get(kid)
-        if key is None:
+        if key is None and self._may_force_refresh():
             # Perhaps another process rotated in a key this one has not seen yet: re-read once.
             keys, _ = self._keys(fresh=True)
             key = keys.get(kid)
         return key
+
+    def _may_force_refresh(self) -> bool:
+        """Whether an unknown kid may re-read the keys now; claims the interval when it may."""
+        now = self._monotonic()
+        with self._lock:
+            last = self._last_forced
+            if last is not None and 0.0 <= now - last < KEY_REFRESH_INTERVAL:
+                return False
+            self._last_forced = now
+            return True
 
     def jwks(self) -> dict[str, Any]:
         """Public keys still able to verify a live token. HS256 keys are never published."""

@@ -27,6 +27,7 @@ from iamguard.credentials.store import (
     AlreadyExists,
     CredentialStore,
     LimitReached,
+    mfa_config_subject,
     next_failure_state,
     throttle_stale,
 )
@@ -284,36 +285,60 @@ class SQLiteCredentialStore(CredentialStore):
                            "ORDER BY created_at, serial_number", (tenant_id, user_id))
         return [self._device(row) for row in rows]
 
+    @staticmethod
+    def _drop_unbacked_codes(connection: sqlite3.Connection, tenant_id: str, user_id: str,
+                             besides: str = "") -> None:
+        """Recovery codes back an enabled device (other than `besides`): with none, they go (MFA-08)."""
+        connection.execute(
+            "DELETE FROM cred_recovery_codes WHERE tenant_id = ? AND user_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM cred_mfa_devices WHERE tenant_id = ? AND user_id = ? AND enabled = 1 AND device_id != ?)",
+            (tenant_id, user_id, tenant_id, user_id, besides))
+
+    @staticmethod
+    def _mfa_changed(connection: sqlite3.Connection, tenant_id: str, user_id: str, at: float | None) -> None:
+        if at is not None:
+            connection.execute(
+                "INSERT INTO cred_session_revocations (tenant_id, principal_id, not_before) VALUES (?, ?, ?) "
+                "ON CONFLICT(tenant_id, principal_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)",
+                (tenant_id, mfa_config_subject(user_id), at))
+
     def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
         with self._write() as connection:
             changed = connection.execute(
                 "UPDATE cred_mfa_devices SET enabled = 1, enabled_at = ?, last_step = ? "
                 "WHERE device_id = ? AND enabled = 0 AND (last_step IS NULL OR last_step < ?)",
                 (at, step, device_id, step)).rowcount
-            if changed:
-                Database.bump_generation(connection)
-            return changed == 1
+            if not changed:
+                return False
+            row = connection.execute("SELECT tenant_id, user_id FROM cred_mfa_devices WHERE device_id = ?",
+                                     (device_id,)).fetchone()
+            # Codes stored while no other device was enabled belong to no live configuration.
+            self._drop_unbacked_codes(connection, row["tenant_id"], row["user_id"], besides=device_id)
+            Database.bump_generation(connection)
+            return True
 
-    def disable_mfa_device(self, device_id: str) -> bool:
+    def disable_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
         with self._write() as connection:
-            changed = connection.execute(
-                "UPDATE cred_mfa_devices SET enabled = 0, enabled_at = NULL WHERE device_id = ? AND enabled = 1",
-                (device_id,)).rowcount
-            if changed:
-                Database.bump_generation(connection)
-            return changed == 1
+            row = connection.execute("SELECT tenant_id, user_id FROM cred_mfa_devices WHERE device_id = ? "
+                                     "AND enabled = 1", (device_id,)).fetchone()
+            if row is None:
+                return False
+            connection.execute("UPDATE cred_mfa_devices SET enabled = 0, enabled_at = NULL WHERE device_id = ?",
+                               (device_id,))
+            self._drop_unbacked_codes(connection, row["tenant_id"], row["user_id"])
+            self._mfa_changed(connection, row["tenant_id"], row["user_id"], changed_at)
+            Database.bump_generation(connection)
+            return True
 
-    def delete_mfa_device(self, device_id: str) -> bool:
+    def delete_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
         with self._write() as connection:
             row = connection.execute("SELECT tenant_id, user_id FROM cred_mfa_devices WHERE device_id = ?",
                                      (device_id,)).fetchone()
             if row is None:
                 return False
             connection.execute("DELETE FROM cred_mfa_devices WHERE device_id = ?", (device_id,))
-            connection.execute(
-                "DELETE FROM cred_recovery_codes WHERE tenant_id = ? AND user_id = ? AND NOT EXISTS "
-                "(SELECT 1 FROM cred_mfa_devices WHERE tenant_id = ? AND user_id = ?)",
-                (row["tenant_id"], row["user_id"], row["tenant_id"], row["user_id"]))
+            self._drop_unbacked_codes(connection, row["tenant_id"], row["user_id"])
+            self._mfa_changed(connection, row["tenant_id"], row["user_id"], changed_at)
             Database.bump_generation(connection)
             return True
 
@@ -327,13 +352,17 @@ class SQLiteCredentialStore(CredentialStore):
                 (step, device_id, step)).rowcount
             return changed == 1
 
-    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord]) -> None:
+    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord], *,
+                               changed_at: float | None = None) -> None:
         with self._write() as connection:
             connection.execute("DELETE FROM cred_recovery_codes WHERE tenant_id = ? AND user_id = ?",
                                (tenant_id, user_id))
             connection.executemany(
                 "INSERT INTO cred_recovery_codes (code_id, tenant_id, user_id, code_hash) VALUES (?, ?, ?, ?)",
                 [(code.code_id, code.tenant_id, code.user_id, code.code_hash) for code in codes])
+            if changed_at is not None:
+                self._mfa_changed(connection, tenant_id, user_id, changed_at)
+                Database.bump_generation(connection)
 
     def list_recovery_codes(self, tenant_id: str, user_id: str) -> list[RecoveryCodeRecord]:
         rows = self._query("SELECT * FROM cred_recovery_codes WHERE tenant_id = ? AND user_id = ? ORDER BY code_id",

@@ -7,7 +7,12 @@ Operations whose atomicity matters are single store calls, never read-then-write
 - `consume_recovery_code` deletes one code and reports whether it was still there;
 - `record_failure` increments a failure counter and sets the lock in one transaction;
 - `insert_access_key` and `insert_mfa_device` count and insert in one transaction, so two
-  concurrent creations cannot exceed the per-user limit.
+  concurrent creations cannot exceed the per-user limit;
+- a change of a user's MFA configuration (`disable_mfa_device`, `delete_mfa_device`,
+  `replace_recovery_codes` with `changed_at`) drops the recovery codes that no longer back an
+  enabled device and ends the recovery-code sessions verified before it, in the same write
+  (MFA-08, MFA-09); `enable_mfa_device` drops codes left over from a time without an enabled
+  device, so they can never start working again.
 Every write that can change an authentication or authorization outcome bumps the generation.
 """
 
@@ -56,6 +61,13 @@ def locked_before(state: ThrottleState, now: float) -> bool:
     """Given the state `record_failure` returned, whether the subject was already locked before
     that failure (rather than locked by it)."""
     return state.locked(now) and state.failures > 0
+
+
+def mfa_config_subject(user_id: str) -> str:
+    """The revocation subject (see `revoke_sessions`) of a user's MFA configuration: sessions whose
+    second factor was a recovery code, which names no device, end when it moves past their
+    `mfa_time`. The prefix cannot collide with a unique id, and no caller can revoke it by ARN."""
+    return f"mfa-config:{user_id}"
 
 
 def throttle_stale(state: ThrottleState, horizon: float) -> bool:
@@ -149,14 +161,21 @@ class CredentialStore(ABC):
     @abstractmethod
     def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
         """Enable a disabled device and record `step` as used, only if `step` is newer than any
-        step used before. False when not applied."""
+        step used before. False when not applied. When no other device of the user is enabled,
+        recovery codes still stored for the user are deleted: they were issued for an earlier
+        configuration (or raced its end) and must not come back to life."""
 
     @abstractmethod
-    def disable_mfa_device(self, device_id: str) -> bool: ...
+    def disable_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
+        """Disable an enabled device; when no device of the user stays enabled, delete their
+        recovery codes. With `changed_at`, also end the user's recovery-code sessions verified
+        before it (`mfa_config_subject`). One write; False (and nothing changed) when the device
+        was not enabled."""
 
     @abstractmethod
-    def delete_mfa_device(self, device_id: str) -> bool:
-        """Delete the device; when it was the user's last one, their recovery codes go too."""
+    def delete_mfa_device(self, device_id: str, *, changed_at: float | None = None) -> bool:
+        """Delete the device; when no device of the user stays enabled, their recovery codes go
+        too. `changed_at` as for `disable_mfa_device`."""
 
     @abstractmethod
     def consume_totp_step(self, device_id: str, step: int) -> bool:
@@ -164,7 +183,9 @@ class CredentialStore(ABC):
         enabled device. True exactly once per (device, step), across threads and processes."""
 
     @abstractmethod
-    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord]) -> None: ...
+    def replace_recovery_codes(self, tenant_id: str, user_id: str, codes: Iterable[RecoveryCodeRecord], *,
+                               changed_at: float | None = None) -> None:
+        """Replace the user's whole set. `changed_at` as for `disable_mfa_device`."""
 
     @abstractmethod
     def list_recovery_codes(self, tenant_id: str, user_id: str) -> list[RecoveryCodeRecord]: ...

@@ -123,7 +123,9 @@ def _trust_allows(decision: Decision) -> bool:
 
 class StsService:
     def __init__(self, *, directory: Any, codec: TokenCodec, mfa: MfaService, oidc: OidcVerifier,
-                 liveness: LivenessChecker, config: CredentialsConfig, clock: Clock) -> None:
+                 liveness: LivenessChecker, config: CredentialsConfig, clock: Clock,
+                 events: audit.CredentialsAudit | None = None) -> None:
+        self._events = events or audit.CredentialsAudit(clock=clock)
         self._directory = directory
         self._codec = codec
         self._mfa = mfa
@@ -149,10 +151,10 @@ class StsService:
 
     def _mint(self, claims: SessionClaims, event: str) -> IssuedToken:
         token = self._codec.mint(claims)
-        audit.emit(event, outcome="success", tenant_id=self._tenant, principal_arn=claims.principal_arn,
-                   source_arn=claims.source_arn, jti=claims.jti, expires_at=claims.expires_at,
-                   mfa=claims.mfa_time is not None, access_key_id=claims.access_key_id,
-                   session_name=claims.role_session_name, source_identity=claims.source_identity)
+        self._events.emit(event, outcome="success", tenant_id=self._tenant, principal_arn=claims.principal_arn,
+                          source_arn=claims.source_arn, jti=claims.jti, expires_at=claims.expires_at,
+                          mfa=claims.mfa_time is not None, access_key_id=claims.access_key_id,
+                          session_name=claims.role_session_name, source_identity=claims.source_identity)
         return IssuedToken(token, claims.expires_at, claims.principal_arn, claims.jti)
 
     def _require_live(self, caller: Session) -> None:
@@ -225,13 +227,13 @@ class StsService:
         try:
             return parse_policy(role.assume_role_policy_document, "trust", name=f"trust policy of {role.arn}")
         except PolicyError:
-            audit.emit("trust_policy_unreadable", outcome="failure", level=logging.ERROR, tenant_id=self._tenant,
-                       role_arn=role.arn)
+            self._events.emit("trust_policy_unreadable", outcome="failure", level=logging.ERROR, tenant_id=self._tenant,
+                              role_arn=role.arn)
             return None
 
     def _denied(self, principal: str, action: str, role_arn: str, reason: str) -> AccessDenied:
-        audit.emit("assume_role_denied", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
-                   principal_arn=principal, action=action, role_arn=role_arn, reason=reason)
+        self._events.emit("assume_role_denied", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
+                          principal_arn=principal, action=action, role_arn=role_arn, reason=reason)
         return AccessDenied(f"User: {principal} is not authorized to perform: {action} on resource: {role_arn}")
 
     def assume_role(self, caller: Session, role_arn: str, session_name: str, *, duration_seconds: object = None,

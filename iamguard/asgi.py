@@ -47,6 +47,7 @@ from iamguard import audit as codes
 from iamguard.web.asgi_routes import NoRoute, RouteMatch, find_router, reparsed_parameter, resolve, route_entries
 from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
 from iamguard.web.guard import ContextProvider, Guard, Verdict
+from iamguard.web.network import TrustedProxies
 from iamguard.web.request import IamContext, WebRequest
 from iamguard.web.responses import WebResponse, json_response
 from iamguard.web.routes import (
@@ -59,6 +60,7 @@ from iamguard.web.routes import (
     rules_of,
 )
 from iamguard.web.target import Rejection
+from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 
 logger = logging.getLogger("iamguard.asgi")
 
@@ -434,17 +436,20 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def auth_routes(credentials: Any, *, prefix: str = "") -> list[Route]:
+def auth_routes(credentials: Any, *, prefix: str = "", source_limit: SourceLimit | None = DEFAULT_SOURCE_LIMIT,
+                trusted_proxies: Sequence[str] | TrustedProxies = ()) -> list[Route]:
     """Public POST routes for token exchange, role assumption and step-up (see
-    `iamguard.web.endpoints`): `Mount("/auth", routes=auth_routes(credentials))`."""
-    handlers = AuthEndpoints(credentials)
+    `iamguard.web.endpoints`): `Mount("/auth", routes=auth_routes(credentials))`. Pass the
+    guard's `trusted_proxies` so the per-source limit counts the same client address."""
+    handlers = AuthEndpoints(credentials, source_limit=source_limit, trusted_proxies=trusted_proxies)
 
-    def endpoint(handler: Callable[[Sequence[tuple[str, str]], bytes], WebResponse]) -> Callable[..., Any]:
+    def endpoint(handler: Callable[..., WebResponse]) -> Callable[..., Any]:
         async def run(request: Request) -> Response:
             body = await _bounded_body(request, MAX_BODY)
             if body is None:
                 return _starlette_response(json_response(413, {"error": "PayloadTooLarge"}))
-            answer = await run_in_threadpool(handler, _headers(request.scope), body)
+            peer = request.scope.get("client")
+            answer = await run_in_threadpool(handler, _headers(request.scope), body, peer[0] if peer else None)
             return _starlette_response(answer)
 
         run.__name__ = handler.__name__

@@ -4,7 +4,10 @@ The secret (240 random bits) is stored only as an HMAC-SHA-256 verifier under th
 Authentication does the same work whatever happens: the verifier of the presented pair is always
 computed and always compared, against a dummy when the key id is unknown, and an unknown id, a
 wrong secret and an inactive key all raise the same InvalidClientTokenId (KEY-01, KEY-02).
-Failures are counted per key id in the store, whether or not the id exists (KEY-03).
+Failures are counted per key id in the store, whether or not the id exists (KEY-03). A locked key
+id still accepts its correct secret: key ids are not secret, so a lock that refused the right pair
+too would let anyone keep a machine credential out (ASVS 5.0 6.1.1); the lock refuses wrong
+secrets only, with Throttled, and the per-source limit (`iamguard.web.throttle`) bounds volume.
 """
 
 from __future__ import annotations
@@ -145,21 +148,24 @@ class AccessKeyService:
         now = self._clock.time()
         key_id = access_key_id if isinstance(access_key_id, str) and ACCESS_KEY_ID.fullmatch(access_key_id) else None
         subject = f"key:{key_id or '?'}"
-        # KEY-03, left as check-then-count on purpose (unlike passwords and MFA codes, which count
-        # each attempt before checking it). Guesses in flight when the threshold is crossed were
-        # all read as unlocked and are still compared, so one lock period may see up to that many
-        # comparisons beyond `max_failures`; each is still counted, so the lock does take effect.
-        # That excess cannot matter here: a secret is 240 random bits, so even a million extra
-        # guesses succeed with probability below 2**-220, and the limit exists to meet the
-        # failures-per-hour bound and surface stuffing, not because secrets are guessable.
-        # Counting first would add two write transactions (count, then clear) to every successful
-        # exchange, the hot path, serialized on SQLite's single writer. Counting only on the
-        # failure path cannot help either: an in-flight guess is compared before it is known to fail.
+        # KEY-03: the lock is not a gate in front of the comparison but a verdict on a failed one.
+        # Every pair is compared, locked or not, so the correct secret gets through a lock that
+        # anyone knowing the (public) key id could otherwise hold shut for ever; a wrong one during
+        # the lock is answered Throttled, without a store write (the lock is not extended, and
+        # writing per refused guess would let a flood of them contend with real exchanges for
+        # SQLite's single writer). The price: a locked key id no longer caps how many guesses
+        # are compared (each is still answered 429, and the web layer's per-source limit caps them
+        # per address). That is safe only because a secret is 240 random bits: even 2**20
+        # comparisons per lock period succeed with probability below 2**-220. The lock exists to
+        # cap ordinary refusals, flag stuffing and answer 429 (which the per-source limit counts),
+        # not because secrets are guessable. For the same reason the count is check-then-count,
+        # unlike passwords and MFA codes, which count each attempt before checking it: guesses in
+        # flight when the threshold is crossed are each still counted, so the lock does take
+        # effect, and counting first would add two write transactions (count, then clear) to every
+        # successful exchange, the hot path. A success writes to the throttle state only when it
+        # has something to clear (failures or a lock): a key without recent failures costs none.
         state = self._store.throttle_state(subject)
-        if state.locked(now):
-            assert state.locked_until is not None
-            raise Throttled("too many failed attempts for this access key; try again later",
-                            math.ceil(state.locked_until - now))
+        locked = state.locked(now)
         record = self._store.get_access_key(key_id) if key_id is not None else None
         presented = secret if isinstance(secret, str) and len(secret) <= 128 else ""
         actual = key_verifier(self._pepper(), key_id or "AKIA0000000000000000", presented)
@@ -168,13 +174,17 @@ class AccessKeyService:
         ok = (matches and record is not None and record.tenant_id == self._tenant and record.status == ACTIVE
               and isinstance(secret, str) and user_exists(record.user_id))
         if not ok:
+            if locked:
+                assert state.locked_until is not None
+                raise Throttled("too many failed attempts for this access key; try again later",
+                                math.ceil(state.locked_until - now))
             if key_id is not None:
                 self._store.record_failure(subject, now, self._config.access_key_lockout)
             self._events.emit("access_key_rejected", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
                               access_key_id=key_id)
             raise InvalidClientTokenId(_INVALID)
         assert record is not None
-        if state.failures:
+        if state.failures or locked:
             self._store.clear_failures(subject)
         self._store.record_access_key_use(record.access_key_id, now, action, source_ip)
         return KeyOwner(record.access_key_id, record.user_id)

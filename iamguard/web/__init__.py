@@ -64,15 +64,19 @@ Route listing: turn each route into `RouteEntry(method, path, name, params, decl
 
 Token endpoints
 ---------------
-`AuthEndpoints(credentials)` has three blocking handlers, `token`, `assume_role` and `step_up`,
-each `(headers, body_bytes) -> WebResponse`; mount them as public POST routes (`/auth/token`,
-`/auth/assume-role`, `/auth/step-up`) and run them in a worker thread from async code. Bodies are
-JSON objects of at most `endpoints.MAX_BODY` bytes (larger: answer 413 without reading on).
+`AuthEndpoints(credentials, source_limit=SourceLimit(...), trusted_proxies=...)` has three
+blocking handlers, `token`, `assume_role` and `step_up`, each
+`(headers, body_bytes, client=None) -> WebResponse` (`client`: the TCP peer's address, from which
+the per-address limit of refused credentials is counted); mount them as public POST routes
+(`/auth/token`, `/auth/assume-role`, `/auth/step-up`) and run them in a worker thread from async
+code. Bodies are JSON objects of at most `endpoints.MAX_BODY` bytes (larger: answer 413 without
+reading on).
 
 Modules: `guard` (the pipeline), `target` (request-target screen), `routes` (rules, templates,
 route maps, decorator metadata), `network` (client address, TLS), `tokens` (the one credential),
 `stepup` (MFA re-evaluation, max_age), `responses` (status and body shapes), `inventory` (route
-listing), `endpoints` (token endpoints), `asgi_routes` (Starlette/FastAPI route resolution).
+listing), `endpoints` (token endpoints), `throttle` (per-address limits), `asgi_routes`
+(Starlette/FastAPI route resolution).
 """
 
 from iamguard.web.endpoints import AuthEndpoints
@@ -107,9 +111,11 @@ from iamguard.web.routes import (
     rules_of,
 )
 from iamguard.web.target import Rejection
+from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 
 __all__ = [
     "ANONYMOUS",
+    "DEFAULT_SOURCE_LIMIT",
     "WEBSOCKET",
     "AuthEndpoints",
     "ContextInput",
@@ -128,6 +134,7 @@ __all__ = [
     "RouteReport",
     "RouteRule",
     "SessionAuthority",
+    "SourceLimit",
     "TemplateError",
     "TrustedProxies",
     "UnmappedRoutesError",

@@ -11,6 +11,20 @@ Successful answers are `{"token", "token_type": "Bearer", "expires_at", "expires
 "session_arn"}`. Errors carry the credentials layer's status and IAM error code; throttled
 callers get 429 with `Retry-After` (spec KEY-03, MFA-04).
 
+Per-source limit (KEY-03): `AuthEndpoints(credentials, source_limit=SourceLimit(...),
+trusted_proxies=[...])` counts refused credentials per client address (see `iamguard.web.throttle`;
+by default 20 in any 10 minutes) and answers an address over its limit 429 `Throttling` with
+`Retry-After`, before reading its body or doing any credential work. The address is the guard's
+`aws:SourceIp`: the TCP peer, or with `trusted_proxies` (pass the guard's) the right-most untrusted
+`X-Forwarded-For`/`Forwarded` hop; a forwarding header from a trusted proxy that cannot be read is
+400. What counts as a refusal: a refused access key, password or MFA/recovery code
+(`InvalidClientTokenId`, `AuthenticationFailed`, `InvalidAuthenticationCode`) and a per-key,
+per-user or per-device lock answering `Throttling` (a guess sent to a locked subject is still a
+guess). What does not: malformed bodies (400, no credential was tried), a missing or refused Bearer
+session (signed tokens cannot be guessed, and an expired one is a client bug, not an attack), an
+expired but correct password, authorization refusals (`AccessDenied`) and store outages.
+`source_limit=None` turns the limit off.
+
 Refused credentials: `/token` reads its credentials from the body, not from an HTTP
 authentication scheme, so no `WWW-Authenticate` challenge could name a remedy there. A refused
 access key, password (unknown user and wrong password alike: one error, KEY-02) or expired
@@ -30,10 +44,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from iamguard import audit as codes
 from iamguard.errors import IamGuardError
 from iamguard.store.database import StoreError
 from iamguard.web import responses
+from iamguard.web.network import ForwardedHeaderError, TrustedProxies, source_ip
 from iamguard.web.responses import WebResponse, json_response
+from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit, SourceLimiter
 from iamguard.web.tokens import CredentialError, find_credential
 
 logger = logging.getLogger("iamguard.web.endpoints")
@@ -113,6 +130,22 @@ def _issued(issued: Any, now: float) -> WebResponse:
 
 ALLOWED_METHODS = "POST"  # the endpoints' `Allow` header, for the adapters' 405 answers
 
+# The error codes of a presented credential refused, or refused unchecked because its subject is
+# locked: what the per-source limit counts (see the module docstring for what it does not).
+REFUSED_CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "AuthenticationFailed", "InvalidAuthenticationCode",
+                                      "Throttling"})
+
+
+def _refused_credential(exc: Exception) -> bool:
+    return isinstance(exc, IamGuardError) and getattr(exc, "code", None) in REFUSED_CREDENTIAL_CODES
+
+
+def _source_throttled(retry_after: int) -> WebResponse:
+    # The shape of the credentials layer's Throttled answer, so clients handle both alike.
+    return json_response(429, {"error": "Throttling",
+                               "message": "too many failed attempts from this address; try again later"},
+                         (("retry-after", str(retry_after)),))
+
 
 def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
     """The answer to a failed call. `bearer`: the endpoint authenticates the caller with a
@@ -146,11 +179,28 @@ def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
 
 
 class AuthEndpoints:
-    """The three handlers, each taking the request headers and body and returning a WebResponse.
-    They run blocking credential work (password hashing); async adapters call them in a thread."""
+    """The three handlers, each taking the request headers, body and client (the TCP peer's
+    address, or None when the server gives none) and returning a WebResponse. They run blocking
+    credential work (password hashing); async adapters call them in a thread.
 
-    def __init__(self, credentials: TokenIssuer) -> None:
+    `source_limit`: refused credentials allowed per client address (None: no per-source limit);
+    one budget per address across the three endpoints, in this process. `trusted_proxies`: the
+    guard's trusted proxies (`GuardConfig.trusted_proxies`), whose forwarding headers name the
+    client; none by default, so the peer is the client."""
+
+    def __init__(self, credentials: TokenIssuer, *, source_limit: SourceLimit | None = DEFAULT_SOURCE_LIMIT,
+                 trusted_proxies: TrustedProxies | Sequence[str] = ()) -> None:
         self.credentials = credentials
+        self.trusted_proxies = TrustedProxies.of(trusted_proxies)
+        self.source_limiter = SourceLimiter(source_limit, credentials.clock) if source_limit is not None else None
+
+    def _source(self, headers: Sequence[tuple[str, str]], client: str | None) -> str | None:
+        """The client address exactly as the guard computes `aws:SourceIp`."""
+        if not self.trusted_proxies:
+            return source_ip(client, (), self.trusted_proxies)
+        forwarded_for = [value for name, value in headers if name == "x-forwarded-for"]
+        forwarded = [value for name, value in headers if name == "forwarded"]
+        return source_ip(client, forwarded_for, self.trusted_proxies, forwarded=forwarded)
 
     def _caller(self, headers: Sequence[tuple[str, str]]) -> Any:
         authorization = [value for name, value in headers if name == "authorization"]
@@ -162,8 +212,27 @@ class AuthEndpoints:
             raise _TokenProblem(401, missing=True)
         return self.credentials.authenticate(credential.token)
 
-    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any, *, bearer: bool = True
-             ) -> WebResponse:
+    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None, action: Any, *,
+             bearer: bool = True) -> WebResponse:
+        limiter = self.source_limiter
+        source = ""
+        if limiter is not None:
+            try:
+                source = limiter.key(self._source(headers, client))
+            except ForwardedHeaderError as exc:  # as the guard answers it (CTX-02): never a guess
+                return responses.bad_request(str(exc), codes.MALFORMED_REQUEST)
+            wait = limiter.retry_after(source)
+            if wait is not None:
+                return _source_throttled(wait)
+        try:
+            return self._attempt(headers, body, action, bearer=bearer)
+        except Exception as exc:
+            if limiter is not None and _refused_credential(exc):
+                limiter.record_refusal(source)
+            return _failure(exc, bearer=bearer)
+
+    def _attempt(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any, *, bearer: bool) -> WebResponse:
+        """The answer to one call, or the credentials layer's exception for `_run` to count and answer."""
         content_type = next((value for name, value in headers if name == "content-type"), None)
         try:
             data = _read(content_type, body)
@@ -175,10 +244,9 @@ class AuthEndpoints:
             if problem.status == 400:
                 return responses.invalid_request(None, "ambiguous credentials")
             return responses.invalid_token(None)
-        except Exception as exc:  # every failure is an answer, never a crash or a token
-            return _failure(exc, bearer=bearer)
+        # Every other failure propagates to `_run`, which answers it: never a crash or a token.
 
-    def token(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+    def token(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None) -> WebResponse:
         from iamguard.credentials import AccessKeyCredentials, PasswordCredentials
 
         def exchange(data: Mapping[str, Any]) -> Any:
@@ -193,9 +261,10 @@ class AuthEndpoints:
                 given, mfa_code=_text(data, "mfa_code", required=False), duration=_duration(data),
                 recovery_code=_text(data, "recovery_code", required=False))
 
-        return self._run(headers, body, exchange, bearer=False)
+        return self._run(headers, body, client, exchange, bearer=False)
 
-    def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+    def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None
+                    ) -> WebResponse:
         def assume(data: Mapping[str, Any]) -> Any:
             caller = self._caller(headers)
             return self.credentials.assume_role(
@@ -203,9 +272,9 @@ class AuthEndpoints:
                 duration=_duration(data), source_identity=_text(data, "source_identity", required=False),
                 mfa_code=_text(data, "mfa_code", required=False))
 
-        return self._run(headers, body, assume)
+        return self._run(headers, body, client, assume)
 
-    def step_up(self, headers: Sequence[tuple[str, str]], body: bytes) -> WebResponse:
+    def step_up(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None) -> WebResponse:
         def step(data: Mapping[str, Any]) -> Any:
             session = self._caller(headers)
             code = _text(data, "mfa_code", required=False)
@@ -214,7 +283,7 @@ class AuthEndpoints:
                 raise _BadBody("send exactly one of mfa_code or recovery_code")
             return self.credentials.step_up(session, code, recovery_code=recovery)
 
-        return self._run(headers, body, step)
+        return self._run(headers, body, client, step)
 
 
 class _TokenProblem(Exception):

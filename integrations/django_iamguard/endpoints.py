@@ -3,7 +3,9 @@
     urlpatterns = [path("auth/", include(auth_urlpatterns(credentials))), ...]
 
 The handlers are the framework-neutral ones in `iamguard.web.endpoints`; these views only read
-the body (at most 16 KiB) and translate the answer. They are public views (they authenticate the
+the body (at most 16 KiB) and the TCP peer (the server's `REMOTE_ADDR` or ASGI client, as the
+guard reads it: the per-source limit applies the guard's own trusted proxies) and translate the
+answer. They are public views (they authenticate the
 caller themselves, and answer 405 to anything but POST) exempt from Django's CSRF check: they
 never read cookies.
 """
@@ -22,9 +24,11 @@ from django_iamguard.decorators import iam_public
 from django_iamguard.routing import set_view_methods
 from iamguard.web import WebResponse
 from iamguard.web.endpoints import ALLOWED_METHODS, MAX_BODY, AuthEndpoints
+from iamguard.web.network import TrustedProxies
 from iamguard.web.responses import json_response, method_not_allowed
+from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 
-Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
+Handler = Callable[[Sequence[tuple[str, str]], bytes, "str | None"], WebResponse]
 
 
 def _bounded_body(request: HttpRequest, limit: int) -> bytes | None:
@@ -44,15 +48,19 @@ def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
         body = _bounded_body(request, MAX_BODY)
         if body is None:
             return django_response(json_response(413, {"error": "PayloadTooLarge"}))
-        return django_response(handler(web_request(request, routed=False).headers, body))
+        described = web_request(request, routed=False)
+        return django_response(handler(described.headers, body, described.client))
 
     run.__name__ = handler.__name__
     set_view_methods(run, (ALLOWED_METHODS,))  # for the route listing and the middleware's 405s
     return run
 
 
-def auth_urlpatterns(credentials: Any) -> list[URLPattern]:
-    handlers = AuthEndpoints(credentials)
+def auth_urlpatterns(credentials: Any, *, source_limit: SourceLimit | None = DEFAULT_SOURCE_LIMIT,
+                     trusted_proxies: Sequence[str] | TrustedProxies = ()) -> list[URLPattern]:
+    """The three views; pass the guard's `trusted_proxies` so the per-source limit counts the
+    same client address."""
+    handlers = AuthEndpoints(credentials, source_limit=source_limit, trusted_proxies=trusted_proxies)
     return [
         path("token", _view(handlers.token), name="iamguard_token"),
         path("assume-role", _view(handlers.assume_role), name="iamguard_assume_role"),

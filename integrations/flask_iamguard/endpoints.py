@@ -1,7 +1,9 @@
 """The token endpoints (exchange, role assumption, step-up) as a Flask blueprint.
 
 The handlers are the framework-neutral ones in `iamguard.web.endpoints`; this module only reads
-the body (at most 16 KiB) and turns their `WebResponse` into a Flask response.
+the body (at most 16 KiB) and the TCP peer (`REMOTE_ADDR` as the server set it, before any
+`ProxyFix` rewrite: the per-source limit applies the guard's own trusted proxies) and turns their
+`WebResponse` into a Flask response.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from flask import Blueprint, Response, request
 from flask_iamguard.adapter import flask_response
 from iamguard.web import WebResponse, attach_rule, public
 from iamguard.web.endpoints import ALLOWED_METHODS, MAX_BODY, AuthEndpoints
+from iamguard.web.network import TrustedProxies
 from iamguard.web.responses import json_response
-from iamguard.web.wsgi import environ_headers
+from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
+from iamguard.web.wsgi import environ_headers, peer_and_scheme
 
-Handler = Callable[[Sequence[tuple[str, str]], bytes], WebResponse]
+Handler = Callable[[Sequence[tuple[str, str]], bytes, "str | None"], WebResponse]
 
 
 def _bounded_body(limit: int) -> bytes | None:
@@ -33,16 +37,20 @@ def _view(handler: Handler) -> Callable[[], Response]:
         body = _bounded_body(MAX_BODY)
         if body is None:
             return flask_response(json_response(413, {"error": "PayloadTooLarge"}))
-        return flask_response(handler(environ_headers(request.environ), body))
+        peer, _ = peer_and_scheme(request.environ)
+        return flask_response(handler(environ_headers(request.environ), body, peer))
 
     run.__name__ = handler.__name__
     return run
 
 
-def auth_blueprint(credentials: Any, *, name: str = "iamguard_auth", url_prefix: str = "/auth") -> Blueprint:
+def auth_blueprint(credentials: Any, *, name: str = "iamguard_auth", url_prefix: str = "/auth",
+                   source_limit: SourceLimit | None = DEFAULT_SOURCE_LIMIT,
+                   trusted_proxies: Sequence[str] | TrustedProxies = ()) -> Blueprint:
     """`POST {url_prefix}/token`, `/assume-role` and `/step-up`, public (they authenticate the
-    caller themselves): `app.register_blueprint(auth_blueprint(credentials))`."""
-    handlers = AuthEndpoints(credentials)
+    caller themselves): `app.register_blueprint(auth_blueprint(credentials))`. Pass the guard's
+    `trusted_proxies` so the per-source limit counts the same client address."""
+    handlers = AuthEndpoints(credentials, source_limit=source_limit, trusted_proxies=trusted_proxies)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
     # POST only, OPTIONS included: every other method is 405 with `Allow: POST`, as from the
     # Starlette and Django endpoints (Flask would otherwise answer OPTIONS itself).

@@ -120,8 +120,8 @@ def test_failed_attempts_lock_the_key_id(env: Env) -> None:
     for _ in range(3):
         with pytest.raises(InvalidClientTokenId):
             limited.authenticate_access_key(key.access_key_id, "wrong")
-    with pytest.raises(Throttled):
-        limited.authenticate_access_key(key.access_key_id, key.secret_access_key)
+    with pytest.raises(Throttled):  # a wrong secret while locked; the right one still works (KEY-03)
+        limited.authenticate_access_key(key.access_key_id, "wrong")
     env.clock.advance(601)
     limited.authenticate_access_key(key.access_key_id, key.secret_access_key)
 

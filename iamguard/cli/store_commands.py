@@ -12,6 +12,7 @@ from iamguard.cli.output import Result, fields
 from iamguard.cli.shapes import shape
 from iamguard.cli.store_access import choose_tenant, opened_store, store_path
 from iamguard.directory import Directory
+from iamguard.directory.auditing import audited_write
 
 ADMIN_POLICY_NAME = "AdministratorAccess"
 ADMIN_POLICY = {
@@ -62,7 +63,8 @@ def run_init(args: argparse.Namespace, ctx: CliContext) -> Result:
         from iamguard.cli.credentials_access import bootstrap_credentials
 
         # One transaction for everything: a failure half-way leaves no tenant without an administrator.
-        with store.database.transaction():
+        # Opened as the directory's own batch, so the audit records go out only when it commits.
+        with audited_write(store, None, None, args.tenant_id, ctx.clock):
             tenant = Directory.create_tenant(store, args.tenant_id, args.tenant_name, args.partition,
                                              clock=ctx.clock, audit=ctx.auditor)
             directory = Directory(store, tenant.tenant_id, clock=ctx.clock, cache_ttl=0, audit=ctx.auditor)

@@ -13,6 +13,8 @@ Nested writes (a `Directory.batch()`, or an operation calling another) share the
 scope: their records are delivered when the outermost directory write is about to commit, so a
 batch that ends in an exception leaves no "success" record behind. If delivery succeeded but the
 commit itself then failed, a "rolled_back" record with the same request id follows (best effort).
+A directory write inside a store transaction the directory did not open is refused
+(AuditUnavailableError): that transaction could still roll back after the record went out.
 
 Records carry identifiers and SHA-256 digests of documents, never a document or a secret.
 """
@@ -270,11 +272,18 @@ class AuditedWriter:
 
     def _link(self, op: str, kind: str, first: str, first_id: str, second: str, second_id: str,
               second_is_policy: bool, adding: bool) -> None:
-        first_ref = self._entity_id_ref(first_id)
-        second_ref = (self._policy_id_ref(second_id) or {}) if second_is_policy else self._entity_id_ref(second_id)
-        link = {first: first_ref, second: second_ref}
-        self._note(second_ref)
-        self._change(op, kind, lambda: first_ref,
+        link: dict[str, Ref] = {}
+
+        def subject() -> Ref:
+            # Looked up (and listed among the resources) only while changes are listed: past
+            # MAX_LISTED_CHANGES an import's thousands of links would make the record unbounded.
+            link[first] = self._entity_id_ref(first_id)
+            link[second] = (self._policy_id_ref(second_id) or {}) if second_is_policy \
+                else self._entity_id_ref(second_id)
+            self._note(link[second])
+            return link[first]
+
+        self._change(op, kind, subject,
                      lambda: {"before": None, "after": link} if adding else {"before": link, "after": None})
 
     def add_member(self, group_id: str, user_id: str) -> None:
@@ -360,6 +369,13 @@ def audited_write(store: DirectoryStore, auditor: Auditor | None, event: str | N
             del scope.pending[mark:]  # the savepoint was undone: so are its records
             raise
         return
+    if store.in_write():
+        # The transaction was opened around the directory (`store.database.transaction()`, a bare
+        # `store.write()`): its commit or rollback happens out of sight, so a record delivered now
+        # could claim a change that is later rolled back, with no "rolled_back" to follow it.
+        raise AuditUnavailableError("a directory change inside a store transaction the directory did not "
+                                    "open cannot be audited, so it was refused; group changes with "
+                                    "Directory.batch() instead")
     scope = scopes[key] = _Scope(f"txn-{secrets.token_hex(8)}")
     delivered = False
     try:

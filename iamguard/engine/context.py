@@ -29,13 +29,9 @@ def _normalize_context(context: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]
     for key, value in context.items():
         if not isinstance(key, str):
             raise TypeError(f"context key {key!r} is not a string")
-        if isinstance(value, _MULTI):
-            items = tuple(sorted(value, key=repr)) if isinstance(value, (set, frozenset)) else tuple(value)
-            if items:
-                normalized[key.lower()] = items
-                continue
-        elif value is not None:
-            normalized[key.lower()] = (value,)
+        items = _shape(value)
+        if items:
+            normalized[key.lower()] = items
             continue
         if absent is None:
             absent = set()

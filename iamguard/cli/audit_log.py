@@ -74,12 +74,13 @@ class AuditLog:
         return f"--audit-log {self.path}: could not append an audit record ({reason})"
 
 
-def open_audit_log(args: argparse.Namespace, environ: Mapping[str, str]) -> AuditLog | None:
-    """The option's log, checked to be appendable (created with mode 0600 if missing); None when
-    neither the option nor the variable is set."""
-    text = getattr(args, "audit_log", None) or environ.get(AUDIT_LOG_VARIABLE)
-    if not text:
-        return None
+def requested_path(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The audit log the option or the variable names, if any."""
+    return getattr(args, "audit_log", None) or environ.get(AUDIT_LOG_VARIABLE) or None
+
+
+def open_audit_log(text: str) -> AuditLog:
+    """The log at `text`, checked to be appendable (created with mode 0600 if missing)."""
     path = Path(text).expanduser()
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -35,6 +35,7 @@ def store_path(args: argparse.Namespace, ctx: CliContext) -> Path:
 
 
 def open_store(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> SQLiteStore:
+    ctx.auditor  # noqa: B018 -- opens --audit-log first: an unwritable log stops the command before the store is touched
     path = store_path(args, ctx)
     if not create and not path.exists():
         raise CliError(f"no store at {path}; run `iamguard init` first, or pass --store / set {STORE_VARIABLE}")

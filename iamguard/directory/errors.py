@@ -58,9 +58,11 @@ class InvalidInputError(IamError, ValueError):
 
 
 class AuditUnavailableError(IamError):
-    """The mutation could not be audited, so it was refused and rolled back (security spec LOG-04:
-    an IAM change without an audit trail must not happen). The undelivered record is on the
-    `iamguard.audit.failure` logger; retry once the audit sink works again."""
+    """The mutation could not be audited, so it was refused and nothing was stored (security spec
+    LOG-04: an IAM change without an audit trail must not happen). Either a sink failed to take the
+    record (which is then on the `iamguard.audit.failure` logger: retry once the sink works again),
+    or the write was started inside a transaction the directory did not open, whose outcome it
+    could not record (group such writes with `Directory.batch()` instead)."""
 
     code = "ServiceFailure"
     status = 503

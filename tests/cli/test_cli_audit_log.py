@@ -175,3 +175,17 @@ def test_the_installed_program_writes_the_log_and_keeps_stderr_clean(tmp_path: P
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["reason"] for line in lines] == [CREDENTIALS_EVENT] + [IAM_MUTATION] * 4  # IAM's at the commit
     assert log.stat().st_mode & 0o077 == 0  # created readable by its owner only
+
+
+def test_commands_that_change_nothing_never_open_the_audit_log(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                      '"Resource": "*"}]}')
+    log = tmp_path / "never.jsonl"
+    checked = run_main(capsys, "validate", f"file://{policy}", env={"IAMGUARD_AUDIT_LOG": str(log)})
+    assert checked.code == 0, checked.err
+    assert not log.exists()
+    unwritable = run_main(capsys, "validate", f"file://{policy}",
+                          env={"IAMGUARD_AUDIT_LOG": str(tmp_path / "missing-dir" / "a.jsonl")})
+    assert unwritable.code == 0, unwritable.err

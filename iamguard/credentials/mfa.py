@@ -198,7 +198,9 @@ class MfaService:
         else:
             self.verify(device, code)
         codes = self.recovery_codes_left(user_id)
-        self._store.disable_mfa_device(device.device_id, changed_at=self._clock.time())
+        if not self._store.disable_mfa_device(device.device_id, changed_at=self._clock.time()):
+            # Deactivated (or deleted) by a concurrent call since it was read: that call reports it.
+            raise NoSuchEntity(f"MFA device {serial_number} is not enabled")
         self._audit_dropped_codes(user_id, codes, "mfa_deactivated")
         self._events.emit("mfa_device_deactivated", outcome="success", tenant_id=self._tenant, user_id=user_id,
                           serial_number=serial_number)
@@ -208,7 +210,8 @@ class MfaService:
         if device.enabled:
             raise DeleteConflict(f"MFA device {serial_number} is enabled; deactivate it first")
         codes = self.recovery_codes_left(device.user_id)
-        self._store.delete_mfa_device(device.device_id, changed_at=self._clock.time())
+        if not self._store.delete_mfa_device(device.device_id, changed_at=self._clock.time()):
+            raise NoSuchEntity(f"MFA device {serial_number} does not exist")  # deleted concurrently
         self._audit_dropped_codes(device.user_id, codes, "mfa_device_deleted")
         self._events.emit("mfa_device_deleted", outcome="success", tenant_id=self._tenant, user_id=device.user_id,
                           serial_number=serial_number)

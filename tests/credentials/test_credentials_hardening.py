@@ -238,3 +238,31 @@ def test_a_kid_flood_does_not_slow_the_issuing_process(mem_env: Env) -> None:
     token = env.creds.get_session_token(AccessKeyCredentials(key.access_key_id, key.secret_access_key)).token
     assert jwt.get_unverified_header(token)["kid"] == new_kid
     assert env.creds.authenticate(token).user_name == "alice"
+
+
+@pytest.mark.parametrize("operation", ["deactivate", "delete"])
+def test_an_mfa_change_lost_to_a_concurrent_one_is_refused_not_reported_as_done(
+        env: Env, operation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reading the device and writing, another call deactivates (or deletes) it: the
+    store's write finds nothing to change, and this call raises instead of claiming success."""
+    from iamguard.credentials.errors import NoSuchEntity
+
+    env.user_with_key()
+    device = env.enabled_device()
+    store = env.creds.store
+    if operation == "delete":
+        env.creds.deactivate_mfa_device("alice", device.serial_number, env.code(device))
+        env.clock.advance(30)
+    name = "disable_mfa_device" if operation == "deactivate" else "delete_mfa_device"
+    real = getattr(store, name)
+
+    def raced(device_id: str, **options: object) -> bool:
+        assert real(device_id, **options) is True  # the concurrent call wins
+        return bool(real(device_id, **options))  # this one finds nothing left to change
+
+    monkeypatch.setattr(store, name, raced)
+    with pytest.raises(NoSuchEntity):
+        if operation == "deactivate":
+            env.creds.deactivate_mfa_device("alice", device.serial_number, env.code(device))
+        else:
+            env.creds.delete_virtual_mfa_device(device.serial_number)

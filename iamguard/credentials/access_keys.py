@@ -176,6 +176,10 @@ class AccessKeyService:
         if not ok:
             if locked:
                 assert state.locked_until is not None
+                # No store write, but still a record (LOG-02): guesses against a locked key are
+                # the evidence of the attack the lock answers, as for passwords and MFA codes.
+                self._events.emit("access_key_attempt_while_locked", outcome="failure", level=logging.WARNING,
+                                  tenant_id=self._tenant, access_key_id=key_id)
                 raise Throttled("too many failed attempts for this access key; try again later",
                                 math.ceil(state.locked_until - now))
             if key_id is not None:

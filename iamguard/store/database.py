@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,7 +29,9 @@ class StoreError(IamGuardError):
 
 class Database:
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        self.path = str(path)
+        # Absolute: every thread opens its own connection, possibly after the process changed
+        # directory, and `generation()` checks that the path still names the file that was opened.
+        self.path = str(path) if str(path) in (":memory:", "") else os.path.abspath(path)
         self.timeout = timeout
         self._local = threading.local()
         self._migrate_lock = threading.Lock()
@@ -54,10 +57,17 @@ class Database:
                 connection.execute("PRAGMA foreign_keys=ON")
                 connection.execute("PRAGMA synchronous=NORMAL")
                 connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            except sqlite3.Error as exc:
+                self._local.file = self._file_identity()
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open the store at {self.path!r}: {exc}") from None
             self._local.connection = connection
         return connection
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path in (":memory:", ""):  # no file to compare
+            return None
+        status = os.stat(self.path)
+        return status.st_dev, status.st_ino
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -131,10 +141,24 @@ class Database:
         return self._commit_count
 
     def generation(self) -> int:
+        """The generation counter. Every cache re-reads it (at most every TTL) to learn of other
+        processes' writes, so it also checks that the path still names the file this thread's
+        connection has open: a file replaced or removed under a running process would otherwise
+        keep being read from the old inode for ever, and no later write to the new file (a
+        revocation by another process) would ever be seen."""
+        connection = self.connection()
         try:
-            row = self.connection().execute("SELECT value FROM generation WHERE id = 1").fetchone()
+            same_file = self._file_identity() == getattr(self._local, "file", None)
+        except OSError:
+            same_file = False
+        if not same_file:
+            raise StoreError(f"the store file {self.path!r} was replaced or removed while open; restart the process")
+        try:
+            row = connection.execute("SELECT value FROM generation WHERE id = 1").fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store generation: {exc}") from None
+        if row is None:
+            raise StoreError("the store's generation row is missing")
         return int(row["value"])
 
     @staticmethod

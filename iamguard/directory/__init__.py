@@ -1,6 +1,7 @@
 """The identity directory: tenants, users, groups, roles, managed and inline policies, boundaries
 and tags, with IAM's API and rules, resolved into compiled policy sets for decisions."""
 
+from iamguard.directory.authorized import AccessDeniedError, AuthorizedDirectory, authorize_iam_call
 from iamguard.directory.directory import Directory
 from iamguard.directory.errors import (
     AuditUnavailableError,
@@ -32,8 +33,10 @@ from iamguard.directory.resolver import ResolvedPrincipal
 from iamguard.directory.simulation import SimulationResult
 
 __all__ = [
+    "AccessDeniedError",
     "AttachedPolicy",
     "AuditUnavailableError",
+    "AuthorizedDirectory",
     "DeleteConflictError",
     "Directory",
     "EntityAlreadyExistsError",
@@ -57,4 +60,5 @@ __all__ = [
     "Tag",
     "Tenant",
     "User",
+    "authorize_iam_call",
 ]

@@ -10,6 +10,7 @@ from iamguard.audit import Auditor, AuditSink, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import validation as valid
 from iamguard.directory.auditing import audited_write
+from iamguard.directory.authorized import AuthorizedDirectory
 from iamguard.directory.core import parse_timestamp, timestamp
 from iamguard.directory.details import authorization_details, read_filter
 from iamguard.directory.errors import (
@@ -142,6 +143,12 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
         chosen = read_filter(filter)
         with self._reading() as reader:
             return authorization_details(self, reader, chosen)
+
+    def acting_as(self, caller_arn: str, context: Mapping[str, Any] | None = None) -> AuthorizedDirectory:
+        """This directory's IAM API with every call authorized for `caller_arn` (a stored user or
+        role) as AWS authorizes IAM calls; `context` is the caller's request context (aws:SourceIp,
+        aws:MultiFactorAuthPresent, ...). See iamguard.directory.authorized."""
+        return AuthorizedDirectory(self, caller_arn, context)
 
     # resolution and decisions
 

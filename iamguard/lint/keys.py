@@ -89,6 +89,8 @@ POPULATED_KEY_NAMES = (
     "sts:ExternalId",
     "sts:SourceIdentity",
     "aws:FederatedProvider",
+    "iam:PolicyARN",  # iamguard.directory.authorized: attaching and detaching managed policies
+    "iam:PermissionsBoundary",  # iamguard.directory.authorized: creating principals, setting boundaries
     "aws:PrincipalTag/",
     "aws:RequestTag/",
     "aws:ResourceTag/",

@@ -26,6 +26,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -313,6 +314,19 @@ class _Scope:
 
 
 _local = threading.local()
+# The principal whose call is being carried out, when it is known (`Directory.acting_as`): the
+# trusted Directory itself acts for nobody in particular.
+_acting_principal: ContextVar[str | None] = ContextVar("iamguard_acting_principal", default=None)
+
+
+@contextmanager
+def acting_for(principal_arn: str) -> Iterator[None]:
+    """Name `principal_arn` as the caller in the records of the mutations made inside."""
+    token = _acting_principal.set(principal_arn)
+    try:
+        yield
+    finally:
+        _acting_principal.reset(token)
 
 
 def _scopes() -> dict[int, _Scope]:
@@ -330,6 +344,7 @@ def _record(clock: Clock, writer: AuditedWriter, event: str, tenant_id: str | No
         time=clock.now(), request_id=f"iam-{secrets.token_hex(8)}", event=event,
         tenant=writer.tenant_id or tenant_id, target=target, resources=list(writer.resources.values()),
         changes=writer.changes, summary=writer.summary or None, transaction_id=transaction_id,
+        principal=_acting_principal.get(),
     )
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from iamguard.audit import EXPLICIT_DENY, IMPLICIT_DENY, AuditRecord
 from iamguard.directory import validation as valid
 from iamguard.directory.arns import entity_arn, parse_iam_arn
+from iamguard.directory.auditing import acting_for
 from iamguard.directory.errors import IamError, NoSuchEntityError
 from iamguard.directory.model import (
     AttachedPolicy,
@@ -255,7 +256,7 @@ class AuthorizedDirectory:
     def _decided_write(self) -> Iterator[None]:
         # The decision and the change share one transaction: the state the decision read is the
         # state the change applies to.
-        with self._directory.batch():
+        with self._directory.batch(), acting_for(self._caller):
             yield
 
     # targets, read from the store so ARNs use the stored spelling and path (names ignore case,

@@ -396,6 +396,17 @@ def test_denial_is_audited_without_policy_content(directory: Directory, sink: Me
     assert "Statement" not in record.to_json()
 
 
+def test_an_allowed_change_names_its_caller_and_a_trusted_one_names_nobody(directory: Directory,
+                                                                          sink: MemorySink) -> None:
+    directory.put_user_policy("delegate", "tagger", statements(
+        {"Effect": "Allow", "Action": "iam:TagUser", "Resource": arn("user", "alice")}))
+    sink.clear()
+    caller(directory, "delegate").tag_user("alice", {"team": "red"})
+    directory.tag_user("alice", {"floor": "2"})
+    assert [(record.action, record.principal) for record in sink.records] == [
+        ("iam:TagUser", arn("user", "delegate")), ("iam:TagUser", None)]
+
+
 # An allowed call performs exactly the change the trusted directory would make.
 
 def normalized(details: dict[str, Any]) -> Any:

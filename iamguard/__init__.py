@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     )
     from iamguard.lint import LintFinding, Severity, validate_policy
     from iamguard.store.base import DirectoryStore
-    from iamguard.store.database import StoreError
+    from iamguard.store.database import PolicyLoadError, StoreError
     from iamguard.store.memory import MemoryStore
     from iamguard.store.sqlite import SQLiteStore
     from iamguard.web import Guard, GuardConfig, IamContext, Login, RouteMap, WebRequest, public, rule
@@ -81,7 +81,7 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(("LintFinding", "Severity", "validate_policy"), "iamguard.lint"),
     "DirectoryStore": "iamguard.store.base",
-    "StoreError": "iamguard.store.database",
+    **dict.fromkeys(("PolicyLoadError", "StoreError"), "iamguard.store.database"),
     "MemoryStore": "iamguard.store.memory",
     "SQLiteStore": "iamguard.store.sqlite",
     **dict.fromkeys(("Guard", "GuardConfig", "IamContext", "Login", "RouteMap", "WebRequest", "public", "rule"),
@@ -145,6 +145,7 @@ __all__ = [
     "PolicyDocument",
     "PolicyError",
     "PolicyKind",
+    "PolicyLoadError",
     "PolicySet",
     "PolicyVersion",
     "Quotas",

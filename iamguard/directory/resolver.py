@@ -28,7 +28,7 @@ from iamguard.engine.compiler import Policy, parse_policy
 from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import PolicyError
 from iamguard.store.base import ROLE, USER, DirectoryReader, DirectoryStore, EntityRecord, TenantRecord
-from iamguard.store.database import StoreError
+from iamguard.store.database import PolicyLoadError, StoreError
 
 _PRINCIPAL_TYPES = {USER: "User", ROLE: "AssumedRole"}
 _DERIVED_LIMIT = 32
@@ -115,7 +115,7 @@ def _compile(text: str, kind: str, label: str) -> Policy:
     except PolicyError as exc:
         # A stored document that no longer parses must not be skipped (its Deny could be the one
         # that matters): the whole resolution fails, and authorization denies.
-        raise StoreError(f"the stored policy {label!r} cannot be loaded: {exc}") from None
+        raise PolicyLoadError(f"the stored policy {label!r} cannot be loaded: {exc}") from None
 
 
 def load_principal(reader: DirectoryReader, tenant: TenantRecord, record: EntityRecord) -> ResolvedPrincipal:
@@ -148,7 +148,7 @@ def load_principal(reader: DirectoryReader, tenant: TenantRecord, record: Entity
         version = reader.get_version(record.boundary_id, boundary_record.default_version) \
             if boundary_record is not None else None
         if boundary_record is None or version is None:
-            raise StoreError(f"the permissions boundary of {record.kind} {record.name} is missing from the store")
+            raise PolicyLoadError(f"the permissions boundary of {record.kind} {record.name} is missing from the store")
         boundary = _compile(version.document, "boundary", policy_arn(boundary_record.path, boundary_record.name))
 
     arn = entity_arn(partition, tenant_id, record.kind, record.path, record.name)

@@ -27,6 +27,12 @@ class StoreError(IamGuardError):
     """The store could not be read or written. Authorization that needs it must deny."""
 
 
+class PolicyLoadError(StoreError):
+    """A stored policy that applies to the request could not be loaded (a document that no longer
+    parses, a missing version or boundary). Evaluating with the policies that did load could drop
+    the Deny that matters, so the request is denied (spec FAIL-06, reason `policy_load_error`)."""
+
+
 class Database:
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         # Absolute: every thread opens its own connection, possibly after the process changed

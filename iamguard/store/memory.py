@@ -24,7 +24,7 @@ from iamguard.store.base import (
     VersionRecord,
     name_key,
 )
-from iamguard.store.database import StoreError
+from iamguard.store.database import PolicyLoadError
 
 _MISSING = object()
 Table = dict[Any, Any]
@@ -192,7 +192,7 @@ class MemoryTransaction:
         for policy in self.attached_policies(principal_id):
             version = self._state.versions.get(policy.unique_id, {}).get(policy.default_version)
             if version is None:  # never skip it: its Deny could be the one that matters (FAIL-06)
-                raise StoreError(f"the default version {policy.default_version} of attached policy "
+                raise PolicyLoadError(f"the default version {policy.default_version} of attached policy "
                                  f"{policy.unique_id} is missing from the store")
             found.append((policy, version))
         return found

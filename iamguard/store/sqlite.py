@@ -26,7 +26,7 @@ from iamguard.store.base import (
     VersionRecord,
     name_key,
 )
-from iamguard.store.database import Database, StoreError
+from iamguard.store.database import Database, PolicyLoadError, StoreError
 
 COMPONENT = "directory"
 
@@ -254,7 +254,7 @@ class SQLiteTransaction:
         found: list[tuple[PolicyRecord, VersionRecord]] = []
         for row in rows:
             if row["version_policy_id"] is None:
-                raise StoreError(f"the default version {row['default_version']} of attached policy "
+                raise PolicyLoadError(f"the default version {row['default_version']} of attached policy "
                                  f"{row['unique_id']} is missing from the store")
             found.append((_policy(row), VersionRecord(row["version_policy_id"], row["version_id"], row["document"],
                                                       row["version_created"])))

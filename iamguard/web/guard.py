@@ -42,7 +42,7 @@ from iamguard.engine.decision import Decision, Effect
 from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import IamGuardError
 from iamguard.policy.arn import TENANT_ID
-from iamguard.store.database import StoreError
+from iamguard.store.database import PolicyLoadError, StoreError
 from iamguard.web import responses
 from iamguard.web.inventory import RouteEntry, inspect_routes
 from iamguard.web.network import ForwardedHeaderError, TrustedProxies, parse_address, secure_transport, source_ip
@@ -224,6 +224,8 @@ class _Trail:
 
 
 def _infrastructure(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, PolicyLoadError):
+        return codes.POLICY_LOAD_ERROR, "a policy that applies cannot be loaded"
     if isinstance(exc, StoreError):
         return codes.STORE_UNAVAILABLE, "the store is unavailable"
     if isinstance(exc, TimeoutError):

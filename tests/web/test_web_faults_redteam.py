@@ -85,7 +85,9 @@ def test_a_store_fault_after_warm_up_denies_with_503_and_is_audited(tmp_path: Pa
         statuses = [client.get(path, headers=headers).status_code for path in ("/orders", "/orders/1001")]
     assert statuses == [503, 503]
     assert calls == []
-    assert [record.reason for record in sink.records[-2:]] == [codes.STORE_UNAVAILABLE] * 2
+    # A document that no longer parses is the spec's partial policy load (FAIL-06), named as such.
+    reason = codes.POLICY_LOAD_ERROR if name == "policy document corrupted" else codes.STORE_UNAVAILABLE
+    assert [record.reason for record in sink.records[-2:]] == [reason] * 2
 
 
 def test_a_missing_generation_row_is_a_store_error(tmp_path: Path) -> None:

@@ -85,6 +85,10 @@ PrincipalResolver = Callable[[WebRequest], "str | Login | Awaitable[str | Login 
 
 _UNSEEN = object()
 
+# Seconds an application login's MFA time may lie ahead of the guard's clock (two servers' clocks
+# disagree a little); the same bound as the token leeway.
+_MFA_CLOCK_SKEW = 60
+
 # Bound on each per-guard memo below (route rules, bound templates, peer addresses): entries are
 # keyed by things that repeat (routes, methods, peers); a flood of new keys only clears the memo.
 _MEMO_LIMIT = 4096
@@ -689,7 +693,13 @@ class Guard:
                 # A naive time would be read in the server's local zone: hours off, often "fresh".
                 raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR,
                                "Login.mfa_authenticated_at must be a timezone-aware datetime")
-            age = max(0, int(self.clock.time() - login.mfa_authenticated_at.timestamp()))
+            age = int(self.clock.time() - login.mfa_authenticated_at.timestamp())
+            if age < -_MFA_CLOCK_SKEW:
+                # Far in the future is a resolver bug, and clamped to "just now" it would keep the
+                # MFA fresh for as long as the bug lasts.
+                raise _Refusal(responses.unavailable(), codes.AUTHENTICATION_ERROR,
+                               "Login.mfa_authenticated_at is in the future")
+            age = max(0, age)  # within the allowed skew between the app's clock and this one
             context[MFA_PRESENT] = True
             context[MFA_AGE] = age
         else:

@@ -217,6 +217,22 @@ def test_a_naive_mfa_time_from_a_resolver_is_refused(aware: bool, status: int, r
     assert (verdict.allowed, verdict.status, verdict.reason) == (False, status, reason)
 
 
+@pytest.mark.parametrize(("ahead_seconds", "status", "reason"), [
+    (0, 204, "allowed"), (59, 204, "allowed"), (61, 503, "authentication_error"),
+    (10 * 365 * 86400, 503, "authentication_error"),
+])
+def test_an_mfa_time_in_the_future_is_fresh_only_within_the_clock_skew(ahead_seconds: int, status: int,
+                                                                       reason: str) -> None:
+    clock = FrozenClock()
+    moment = clock.now().astimezone(timezone.utc) + timedelta(seconds=ahead_seconds)
+    guard = Guard(directory=StubDirectory({ALICE: (WRITER,)}), resolver=lambda _: Login(ALICE, moment),
+                  tenant=TENANT, clock=clock, audit=MemorySink(),
+                  routes=[rule("orders:DeleteOrder", ORDER, methods="DELETE", path=ROUTE)])
+    verdict = guard.check_sync(WebRequest(method="DELETE", path="/orders/1", raw_path=b"/orders/1", route=ROUTE,
+                                          path_params={"order_id": "1"}, client="192.0.2.1"))
+    assert (verdict.status if not verdict.allowed else 204, verdict.reason) == (status, reason)
+
+
 @pytest.mark.parametrize(("entry", "peer", "trusted"), [
     ("::ffff:10.0.0.0/104", "10.1.2.3", True),
     ("::ffff:10.0.0.0/104", "::ffff:10.1.2.3", True),

@@ -59,6 +59,9 @@ PERMISSIONS_BOUNDARY_KEY = "iam:PermissionsBoundary"
 TAG_KEYS_KEY = "aws:TagKeys"
 REQUEST_TAG_PREFIX = "aws:RequestTag/"
 RESOURCE_TAG_PREFIX = "aws:ResourceTag/"
+# IAM's own spelling of the same key for users and roles (the service authorization reference lists
+# both): a Deny written with it must see the tags too.
+IAM_RESOURCE_TAG_PREFIX = "iam:ResourceTag/"
 
 # Namespaces whose keys describe the IAM request itself: only this module fills them. A caller's
 # value for any of them is dropped (names ignore case, as in IAM).
@@ -125,6 +128,7 @@ def authorize_iam_call(
     context: Mapping[str, Any] | None = None,
     *,
     request_keys: Mapping[str, Any] | None = None,
+    shown_resource: str | None = None,
 ) -> Decision:
     """Authorize one IAM call (`action` like "iam:CreateAccessKey") by a stored user or role on
     `resource` (the target's ARN). Returns the allowing decision; raises AccessDeniedError (and
@@ -135,6 +139,8 @@ def authorize_iam_call(
     are the keys the application fills for this call from the request and the stored target
     (for example {"aws:ResourceTag/team": "ops"}); they are trusted as given. The caller's own keys
     (aws:username, aws:PrincipalTag/*, ...) come from the directory, as in `Directory.authorize`.
+    `shown_resource`, when given, is the resource the AccessDeniedError names instead of `resource`
+    (the Deny audit record and `error.decision` keep `resource`).
     """
     try:
         merged = iam_call_context(context, request_keys)
@@ -145,7 +151,7 @@ def authorize_iam_call(
     if decision.allowed:
         return decision
     _record_denial(directory, caller_arn, action, resource, decision)
-    raise AccessDeniedError(caller_arn, action, resource, decision)
+    raise AccessDeniedError(caller_arn, action, resource if shown_resource is None else shown_resource, decision)
 
 
 def _record_denial(directory: Directory, caller_arn: object, action: object, resource: object,
@@ -186,8 +192,12 @@ def request_tag_keys(tags: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 def resource_tag_keys(tags: Iterable[Tag]) -> dict[str, Any]:
-    """aws:ResourceTag/<key> for each tag the target user or role has."""
-    return {f"{RESOURCE_TAG_PREFIX}{tag.key}": tag.value for tag in tags}
+    """aws:ResourceTag/<key> and iam:ResourceTag/<key> for each tag the target user or role has."""
+    keys: dict[str, Any] = {}
+    for tag in tags:
+        keys[f"{RESOURCE_TAG_PREFIX}{tag.key}"] = tag.value
+        keys[f"{IAM_RESOURCE_TAG_PREFIX}{tag.key}"] = tag.value
+    return keys
 
 
 def _boundary_key(boundary_arn: str | None) -> dict[str, Any]:
@@ -201,6 +211,10 @@ class _Target:
     arn: str
     tag_keys: Mapping[str, Any] = field(default_factory=dict)
     boundary: str | None = None
+    # The ARN the caller's spelling of the name gives at path "/": what a refusal names, so the
+    # refusal reads the same whether or not the target exists (the stored path and case of an
+    # entity the caller may not act on would tell it the entity exists).
+    requested: str | None = None
 
     def keys(self, api: str) -> dict[str, Any]:
         keys = dict(self.tag_keys)
@@ -247,9 +261,14 @@ class AuthorizedDirectory:
         """Authorize `action` (like "iam:CreateAccessKey") on a stored user: its ARN and its tags
         (aws:ResourceTag/*) come from the directory. Raises AccessDeniedError unless allowed."""
         target = self._user(user_name)
-        self.authorize_call(action, target.arn, {**target.keys(""), **(request_keys or {})})
+        authorize_iam_call(self._directory, self._caller, action, target.arn, self._context,
+                           request_keys={**target.keys(""), **(request_keys or {})}, shown_resource=target.requested)
 
-    def _check(self, api: str, resource: str, keys: Mapping[str, Any] | None = None) -> None:
+    def _check(self, api: str, resource: str | _Target, keys: Mapping[str, Any] | None = None) -> None:
+        if isinstance(resource, _Target):
+            authorize_iam_call(self._directory, self._caller, f"iam:{api}", resource.arn, self._context,
+                               request_keys=keys, shown_resource=resource.requested)
+            return
         self.authorize_call(f"iam:{api}", resource, keys)
 
     @contextlib.contextmanager
@@ -271,7 +290,8 @@ class AuthorizedDirectory:
             user = self._directory.get_user(name)
         except NoSuchEntityError:
             return _Target(self._new_arn("user", "/", name))
-        return _Target(user.arn, resource_tag_keys(user.tags), user.permissions_boundary)
+        return _Target(user.arn, resource_tag_keys(user.tags), user.permissions_boundary,
+                       self._new_arn("user", "/", name))
 
     def _role(self, role_name: object) -> _Target:
         name = valid.role_name(role_name)
@@ -279,7 +299,8 @@ class AuthorizedDirectory:
             role = self._directory.get_role(name)
         except NoSuchEntityError:
             return _Target(self._new_arn("role", "/", name))
-        return _Target(role.arn, resource_tag_keys(role.tags), role.permissions_boundary)
+        return _Target(role.arn, resource_tag_keys(role.tags), role.permissions_boundary,
+                       self._new_arn("role", "/", name))
 
     def _group(self, group_name: object) -> _Target:
         name = valid.group_name(group_name)
@@ -287,7 +308,7 @@ class AuthorizedDirectory:
             group = self._directory.get_group(name, max_items=1).group
         except NoSuchEntityError:
             return _Target(self._new_arn("group", "/", name))
-        return _Target(group.arn)
+        return _Target(group.arn, requested=self._new_arn("group", "/", name))
 
     @staticmethod
     def _policy_arn(policy_arn: object, parameter: str = "PolicyArn") -> str:
@@ -312,7 +333,7 @@ class AuthorizedDirectory:
 
     def get_user(self, user_name: str) -> User:
         target = self._user(user_name)
-        self._check("GetUser", target.arn, target.keys("GetUser"))
+        self._check("GetUser", target, target.keys("GetUser"))
         return self._directory.get_user(user_name)
 
     def list_users(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[User]:
@@ -326,7 +347,7 @@ class AuthorizedDirectory:
         moved = valid.path(new_path, "NewPath") if new_path is not None else None
         with self._decided_write():
             target = self._user(user_name)
-            self._check("UpdateUser", target.arn, target.keys("UpdateUser"))
+            self._check("UpdateUser", target, target.keys("UpdateUser"))
             current = parse_iam_arn(target.arn, ("user",), "UserName")
             renamed = self._new_arn("user", moved if moved is not None else current.path,
                                     new_name if new_name is not None else current.name)
@@ -339,7 +360,7 @@ class AuthorizedDirectory:
 
     def list_groups_for_user(self, user_name: str, marker: str | None = None, max_items: int = 100) -> Page[Group]:
         target = self._user(user_name)
-        self._check("ListGroupsForUser", target.arn, target.keys("ListGroupsForUser"))
+        self._check("ListGroupsForUser", target, target.keys("ListGroupsForUser"))
         return self._directory.list_groups_for_user(user_name, marker, max_items)
 
     def tag_user(self, user_name: str, tags: Mapping[str, str] | Iterable[Any]) -> None:
@@ -354,7 +375,7 @@ class AuthorizedDirectory:
 
     def list_user_tags(self, user_name: str) -> tuple[Tag, ...]:
         target = self._user(user_name)
-        self._check("ListUserTags", target.arn, target.keys("ListUserTags"))
+        self._check("ListUserTags", target, target.keys("ListUserTags"))
         return self._directory.list_user_tags(user_name)
 
     def put_user_permissions_boundary(self, user_name: str, permissions_boundary: str) -> None:
@@ -381,7 +402,7 @@ class AuthorizedDirectory:
     def list_attached_user_policies(self, user_name: str, path_prefix: str = "/", marker: str | None = None,
                                     max_items: int = 100) -> Page[AttachedPolicy]:
         target = self._user(user_name)
-        self._check("ListAttachedUserPolicies", target.arn, target.keys("ListAttachedUserPolicies"))
+        self._check("ListAttachedUserPolicies", target, target.keys("ListAttachedUserPolicies"))
         return self._directory.list_attached_user_policies(user_name, path_prefix, marker, max_items)
 
     def put_user_policy(self, user_name: str, policy_name: str, policy_document: Any) -> None:
@@ -390,7 +411,7 @@ class AuthorizedDirectory:
 
     def get_user_policy(self, user_name: str, policy_name: str) -> InlinePolicy:
         target = self._user(user_name)
-        self._check("GetUserPolicy", target.arn, target.keys("GetUserPolicy"))
+        self._check("GetUserPolicy", target, target.keys("GetUserPolicy"))
         return self._directory.get_user_policy(user_name, policy_name)
 
     def delete_user_policy(self, user_name: str, policy_name: str) -> None:
@@ -399,14 +420,14 @@ class AuthorizedDirectory:
 
     def list_user_policies(self, user_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
         target = self._user(user_name)
-        self._check("ListUserPolicies", target.arn, target.keys("ListUserPolicies"))
+        self._check("ListUserPolicies", target, target.keys("ListUserPolicies"))
         return self._directory.list_user_policies(user_name, marker, max_items)
 
     def _user_write(self, api: str, user_name: object, perform: Callable[[], object],
                     keys: Mapping[str, Any] | None = None) -> None:
         with self._decided_write():
             target = self._user(user_name)
-            self._check(api, target.arn, {**target.keys(api), **(keys or {})})
+            self._check(api, target, {**target.keys(api), **(keys or {})})
             perform()
 
     # groups
@@ -418,7 +439,7 @@ class AuthorizedDirectory:
             return self._directory.create_group(name, checked_path)
 
     def get_group(self, group_name: str, marker: str | None = None, max_items: int = 100) -> GroupDetail:
-        self._check("GetGroup", self._group(group_name).arn)
+        self._check("GetGroup", self._group(group_name))
         return self._directory.get_group(group_name, marker, max_items)
 
     def list_groups(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[Group]:
@@ -431,8 +452,9 @@ class AuthorizedDirectory:
         new_name = valid.group_name(new_group_name, "NewGroupName") if new_group_name is not None else None
         moved = valid.path(new_path, "NewPath") if new_path is not None else None
         with self._decided_write():
-            arn = self._group(group_name).arn
-            self._check("UpdateGroup", arn)
+            target = self._group(group_name)
+            arn = target.arn
+            self._check("UpdateGroup", target)
             current = parse_iam_arn(arn, ("group",), "GroupName")
             renamed = self._new_arn("group", moved if moved is not None else current.path,
                                     new_name if new_name is not None else current.name)
@@ -466,7 +488,7 @@ class AuthorizedDirectory:
 
     def list_attached_group_policies(self, group_name: str, path_prefix: str = "/", marker: str | None = None,
                                      max_items: int = 100) -> Page[AttachedPolicy]:
-        self._check("ListAttachedGroupPolicies", self._group(group_name).arn)
+        self._check("ListAttachedGroupPolicies", self._group(group_name))
         return self._directory.list_attached_group_policies(group_name, path_prefix, marker, max_items)
 
     def put_group_policy(self, group_name: str, policy_name: str, policy_document: Any) -> None:
@@ -474,7 +496,7 @@ class AuthorizedDirectory:
                           lambda: self._directory.put_group_policy(group_name, policy_name, policy_document))
 
     def get_group_policy(self, group_name: str, policy_name: str) -> InlinePolicy:
-        self._check("GetGroupPolicy", self._group(group_name).arn)
+        self._check("GetGroupPolicy", self._group(group_name))
         return self._directory.get_group_policy(group_name, policy_name)
 
     def delete_group_policy(self, group_name: str, policy_name: str) -> None:
@@ -482,13 +504,13 @@ class AuthorizedDirectory:
                           lambda: self._directory.delete_group_policy(group_name, policy_name))
 
     def list_group_policies(self, group_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
-        self._check("ListGroupPolicies", self._group(group_name).arn)
+        self._check("ListGroupPolicies", self._group(group_name))
         return self._directory.list_group_policies(group_name, marker, max_items)
 
     def _group_write(self, api: str, group_name: object, perform: Callable[[], object],
                      keys: Mapping[str, Any] | None = None) -> None:
         with self._decided_write():
-            self._check(api, self._group(group_name).arn, keys)
+            self._check(api, self._group(group_name), keys)
             perform()
 
     # roles
@@ -512,7 +534,7 @@ class AuthorizedDirectory:
 
     def get_role(self, role_name: str) -> Role:
         target = self._role(role_name)
-        self._check("GetRole", target.arn, target.keys("GetRole"))
+        self._check("GetRole", target, target.keys("GetRole"))
         return self._directory.get_role(role_name)
 
     def list_roles(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[Role]:
@@ -523,7 +545,7 @@ class AuthorizedDirectory:
                     max_session_duration: int | None = None) -> Role:
         with self._decided_write():
             target = self._role(role_name)
-            self._check("UpdateRole", target.arn, target.keys("UpdateRole"))
+            self._check("UpdateRole", target, target.keys("UpdateRole"))
             return self._directory.update_role(role_name, description, max_session_duration)
 
     def update_assume_role_policy(self, role_name: str, policy_document: Any) -> None:
@@ -546,7 +568,7 @@ class AuthorizedDirectory:
 
     def list_role_tags(self, role_name: str) -> tuple[Tag, ...]:
         target = self._role(role_name)
-        self._check("ListRoleTags", target.arn, target.keys("ListRoleTags"))
+        self._check("ListRoleTags", target, target.keys("ListRoleTags"))
         return self._directory.list_role_tags(role_name)
 
     def put_role_permissions_boundary(self, role_name: str, permissions_boundary: str) -> None:
@@ -573,7 +595,7 @@ class AuthorizedDirectory:
     def list_attached_role_policies(self, role_name: str, path_prefix: str = "/", marker: str | None = None,
                                     max_items: int = 100) -> Page[AttachedPolicy]:
         target = self._role(role_name)
-        self._check("ListAttachedRolePolicies", target.arn, target.keys("ListAttachedRolePolicies"))
+        self._check("ListAttachedRolePolicies", target, target.keys("ListAttachedRolePolicies"))
         return self._directory.list_attached_role_policies(role_name, path_prefix, marker, max_items)
 
     def put_role_policy(self, role_name: str, policy_name: str, policy_document: Any) -> None:
@@ -582,7 +604,7 @@ class AuthorizedDirectory:
 
     def get_role_policy(self, role_name: str, policy_name: str) -> InlinePolicy:
         target = self._role(role_name)
-        self._check("GetRolePolicy", target.arn, target.keys("GetRolePolicy"))
+        self._check("GetRolePolicy", target, target.keys("GetRolePolicy"))
         return self._directory.get_role_policy(role_name, policy_name)
 
     def delete_role_policy(self, role_name: str, policy_name: str) -> None:
@@ -591,14 +613,14 @@ class AuthorizedDirectory:
 
     def list_role_policies(self, role_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
         target = self._role(role_name)
-        self._check("ListRolePolicies", target.arn, target.keys("ListRolePolicies"))
+        self._check("ListRolePolicies", target, target.keys("ListRolePolicies"))
         return self._directory.list_role_policies(role_name, marker, max_items)
 
     def _role_write(self, api: str, role_name: object, perform: Callable[[], object],
                     keys: Mapping[str, Any] | None = None) -> None:
         with self._decided_write():
             target = self._role(role_name)
-            self._check(api, target.arn, {**target.keys(api), **(keys or {})})
+            self._check(api, target, {**target.keys(api), **(keys or {})})
             perform()
 
     # managed policies and versions

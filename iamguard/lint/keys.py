@@ -65,7 +65,7 @@ SINGLE_VALUED_KEYS = frozenset(key.lower() for key in (
 ))
 
 # Single-valued key families: one tag key names one tag, which has one value.
-SINGLE_VALUED_PREFIXES = ("aws:principaltag/", "aws:requesttag/", "aws:resourcetag/")
+SINGLE_VALUED_PREFIXES = ("aws:principaltag/", "aws:requesttag/", "aws:resourcetag/", "iam:resourcetag/")
 
 # What iamguard's own layers (credentials, sessions, web adapters) put in the request context.
 POPULATED_KEY_NAMES = (
@@ -94,6 +94,7 @@ POPULATED_KEY_NAMES = (
     "aws:PrincipalTag/",
     "aws:RequestTag/",
     "aws:ResourceTag/",
+    "iam:ResourceTag/",  # iamguard.directory.authorized: acting on a tagged user or role
 )
 POPULATED_KEYS = frozenset(key.lower() for key in POPULATED_KEY_NAMES if not key.endswith("/"))
 POPULATED_PREFIXES = SINGLE_VALUED_PREFIXES

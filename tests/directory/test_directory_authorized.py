@@ -330,8 +330,9 @@ def test_policy_arn_limits_what_may_be_attached(directory: Directory, call: Any,
     ("bob", lambda me: me.list_user_tags("alice"), False, "iam:ListUserTags", arn("user", "alice")),
     ("lead", lambda me: me.tag_user("bounded", {"x": "1"}), True, "iam:TagUser", arn("user", "bounded")),
     ("lead", lambda me: me.tag_user("carol", {"x": "1"}), False, "iam:TagUser", arn("user", "carol")),
-    # user names ignore case and ARNs do not: the Deny on user/root-admin must still apply
-    ("lead", lambda me: me.tag_user("ROOT-ADMIN", {"x": "1"}), False, "iam:TagUser", arn("user", "root-admin")),
+    # user names ignore case and ARNs do not: the Deny on user/root-admin must still apply (the
+    # refusal names the user as the caller spelled it, so it does not confirm that it exists)
+    ("lead", lambda me: me.tag_user("ROOT-ADMIN", {"x": "1"}), False, "iam:TagUser", arn("user", "ROOT-ADMIN")),
     ("lead", lambda me: me.tag_user("root-admin", {"x": "1"}), False, "iam:TagUser", arn("user", "root-admin")),
 ])
 def test_tagging_is_scoped_by_caller_request_and_resource_tags(directory: Directory, who: str, call: Any,

@@ -41,7 +41,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from iamguard import audit as codes
 from iamguard.web.asgi_routes import NoRoute, RouteMatch, find_router, reparsed_parameter, resolve, route_entries
@@ -345,6 +345,8 @@ class Iam:
             connection = next((arg for arg in reversed(args) if isinstance(arg, HTTPConnection)), None)
             if connection is None:
                 raise TypeError("iamguard: the decorated endpoint received no request or websocket")
+            if isinstance(connection, WebSocket) and connection.application_state is WebSocketState.DISCONNECTED:
+                return None  # closed by an earlier denial: the endpoint drains what the client still sends
             method = "WEBSOCKET" if connection.scope["type"] == "websocket" else connection.scope["method"]
             denied: WebResponse | None = None
             if item.covers("GET" if method == "HEAD" else method):
@@ -355,6 +357,11 @@ class Iam:
                 denied = await _decide_in_endpoint(guard, rules_of(enforced), connection)
             if denied is not None:
                 if isinstance(connection, WebSocket):
+                    if connection.application_state is not WebSocketState.CONNECTING:
+                        # Accepted already (a WebSocketEndpoint's on_receive): no handshake left to
+                        # refuse, and reading on would swallow the client's next message.
+                        await connection.close(code=1008)
+                        return None
                     await refuse_websocket(connection.scope, connection.receive, connection.send, denied)
                     return None
                 return _starlette_response(denied)

@@ -109,7 +109,8 @@ def _handler(endpoint: Any, method: str) -> Any:
     if method == "HEAD" and not hasattr(endpoint, "head"):
         return getattr(endpoint, "get", None)
     if method == WEBSOCKET:
-        return None
+        # A WebSocketEndpoint's handshake runs `on_connect`: a rule declared there is the route's.
+        return getattr(endpoint, "on_connect", None)
     return getattr(endpoint, method.lower(), None)
 
 

@@ -139,6 +139,27 @@ class IamGuard:
         assert verdict.response is not None
         return flask_response(verdict.response)
 
+    def _unhooked_blueprint(self) -> Response | None:
+        """A blueprint's rule is read by the app's hook; in an app where `init_app` never ran
+        there is no hook, so the blueprint decides here (as the view decorators do) rather than
+        leaving its views open."""
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if self._state(app) is not None or isinstance(g.get("iam"), IamContext):
+            return None  # the app's hook decided already
+        guard = self.guard_for(app)
+        if guard is None:
+            return _internal_failure(None, RuntimeError("no Guard configured for this blueprint"))
+        try:
+            described = web_request(request._get_current_object(), app)  # type: ignore[attr-defined]
+        except Exception as exc:  # never an allow
+            return _internal_failure(guard, exc)
+        verdict = guard.check_sync(described)
+        if verdict.allowed:
+            g.iam = verdict.iam
+            return None
+        assert verdict.response is not None
+        return flask_response(verdict.response)
+
     def _decide(self, app: Flask, state: _AppState) -> Verdict | None:
         """The verdict, or None when Werkzeug will answer without running a view (404 or a
         trailing-slash redirect)."""
@@ -183,6 +204,9 @@ class IamGuard:
         def apply(target: Any) -> Any:
             if isinstance(target, Blueprint):
                 attach_rule(target, item)
+                hooks = target.before_request_funcs.setdefault(None, [])
+                if self._unhooked_blueprint not in hooks:
+                    hooks.insert(0, self._unhooked_blueprint)
                 return target
             if isinstance(target, type):
                 raise TypeError("decorate the MethodView's handler methods (or list the decorator in its "

@@ -183,10 +183,15 @@ class CompiledStatement:
         return None
 
     def conditions_hold(self, state: EvaluationState) -> bool:
+        """A Deny tests every condition, so that an error in one is never hidden behind another
+        that is false: which one is tested first must not decide whether a Deny fails closed."""
+        holds = True
         for condition in self.conditions:
             if not condition.evaluate(state):
-                return False
-        return True
+                if not self.is_deny:
+                    return False
+                holds = False
+        return holds
 
     def applies(self, request: Request, state: EvaluationState) -> bool:
         """Resource, principal and conditions (the action was matched by the index).
@@ -206,10 +211,7 @@ class CompiledStatement:
         try:
             if self.principal is not None and self.grant_for(state) is None:
                 return False
-            for condition in self.conditions:
-                if not condition.evaluate(state):
-                    return False
-            return True
+            return self.conditions_hold(state)
         except EvaluationError as exc:
             state.errors.append(f"{self.statement.label}: {exc}")
             return self.is_deny

@@ -313,10 +313,13 @@ def _first_applying(probes: Probes, request: Request, state: EvaluationState) ->
                 if checks.evaluate(state):  # type: ignore[union-attr]
                     return probe
                 continue
+            holds = True
             for check in checks:  # type: ignore[union-attr]
                 if not check.evaluate(state):
-                    break
-            else:
+                    holds = False
+                    if not probe[4]:  # a Deny tests them all: an error in any one must apply it
+                        break
+            if holds:
                 return probe
         except EvaluationError as exc:
             statement = probe[2]

@@ -39,10 +39,12 @@ class StatementTrace:
 
     @property
     def applies(self) -> bool:
+        # Conditions are traced even for statements whose action, resource or principal does not
+        # match; their errors make a Deny apply only when the rest matches, as in the evaluator.
+        matched = self.action_matched and self.resource_matched and self.principal_matched is not False
         if self.error is not None:
-            return self.ref.effect.value == "Deny"
-        return (self.action_matched and self.resource_matched and self.principal_matched is not False
-                and all(outcome.holds for outcome in self.conditions))
+            return matched and self.ref.effect.value == "Deny"
+        return matched and all(outcome.holds for outcome in self.conditions)
 
     @property
     def progress(self) -> int:
@@ -78,7 +80,8 @@ def trace(policy_set: PolicySet, request: Request) -> Trace:
                 resource_ok = statement.matches_resource(request, state)
                 principal_ok = None if statement.principal is None else statement.grant_for(state) is not None
             except EvaluationError as exc:  # pragma: no cover - matching resources does not coerce values
-                resource_ok, principal_ok, error = False, False, str(exc)
+                # Counted as matching, so that the error applies a Deny (fail closed) and not an Allow.
+                resource_ok, principal_ok, error = True, None, str(exc)
             outcomes = tuple(condition.outcome(state) for condition in statement.conditions)
             error = error or next((outcome.error for outcome in outcomes if outcome.error), None)
             if action_ok:
@@ -155,7 +158,15 @@ def render(decision: Decision) -> str:
     if current and current.missing_keys:
         lines.append("  context keys the policies looked for but the request lacks: "
                      + ", ".join(sorted(current.missing_keys)))
-    return "\n".join(lines)
+    return "\n".join(_printable(line) for line in lines)
+
+
+def _printable(line: str) -> str:
+    """Escape control characters: the principal, action, resource and policy names are shown as
+    given, and a newline in one of them must not forge a line of the explanation (or of a log)."""
+    if line.isprintable():
+        return line
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
 
 
 def _implicit_reasons(decision: Decision, current: Trace | None) -> list[str]:

@@ -69,7 +69,12 @@ class LintFinding:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.severity.value} {self.code} at {self.pointer or '/'}: {self.message}"
+        # The pointer and message quote the document (a key may hold a newline): escape control
+        # characters so that a finding stays one line and a document cannot forge another.
+        text = f"{self.severity.value} {self.code} at {self.pointer or '/'}: {self.message}"
+        if text.isprintable():
+            return text
+        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"severity": self.severity.value, "code": self.code, "pointer": self.pointer,

@@ -190,11 +190,12 @@ def _condition_holds(operator: str, key: str, policy_values: Any, context: Mappi
 
 def _conditions_hold(statement: Mapping[str, Any], context: Mapping[str, list[Any]],
                      variables: Mapping[str, str | None] | None) -> bool:
-    for operator, block in statement.get("Condition", {}).items():
-        for key, policy_values in block.items():
-            if not _condition_holds(operator, key, policy_values, context, variables):
-                return False
-    return True
+    # Every condition is tested (no short cut), so an unevaluable one is never hidden behind a
+    # false one: the order of the condition block must not decide whether a Deny fails closed.
+    results = [_condition_holds(operator, key, policy_values, context, variables)
+               for operator, block in statement.get("Condition", {}).items()
+               for key, policy_values in block.items()]
+    return all(results)
 
 
 def _action_matches(statement: Mapping[str, Any], action: str) -> bool:

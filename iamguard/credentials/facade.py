@@ -410,7 +410,8 @@ class Credentials:
         return datetime.fromtimestamp(moment, timezone.utc)
 
     def revoke_session(self, session: Session) -> None:
-        """End one session (its jti goes on the deny list until it would have expired)."""
+        """End one session and every session created from it (roles assumed with it, its step-ups):
+        its jti goes on the deny list until it would have expired, and derived sessions carry it."""
         if session.claims is None:
             raise ValidationError("a long-term access key is not a session; deactivate the key instead")
         self.store.revoke_token(self.tenant_id, session.claims.jti, float(session.claims.expires_at))

@@ -1,7 +1,8 @@
 """Is a verified session still alive? Checked on every authentication (JWT-09, KEY-04, ROLE-05).
 
 A session dies when any of these holds:
-- its `jti` was revoked;
+- its `jti` was revoked, or the `jti` of any session it was minted from (AssumeRole from a
+  session, step-up);
 - any principal in its lineage (the user and every role it descends from) had its sessions
   revoked after the session was issued (IAM's "revoke active sessions");
 - any principal in its lineage no longer exists under the same unique id (deleted, or deleted and
@@ -121,6 +122,9 @@ class LivenessChecker:
     def _check_uncached(self, claims: SessionClaims) -> None:
         if self._store.token_revoked(self._tenant, claims.jti):
             raise RevokedToken("the session was revoked")
+        for ancestor in claims.ancestor_jtis:
+            if self._store.token_revoked(self._tenant, ancestor):
+                raise RevokedToken("a session this one was created from was revoked")
         moment = self._store.sessions_not_before(self._tenant, claims.lineage)
         if moment is not None and claims.issued_at < moment:
             raise RevokedToken("the sessions of this principal were revoked after this one was issued")

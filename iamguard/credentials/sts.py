@@ -259,22 +259,13 @@ class StsService:
         role = self._find_role(role_arn)
         if role is None:
             raise self._denied(caller.principal_arn, "sts:AssumeRole", str(role_arn), "no_such_role")
-        maximum = min(role.max_session_duration, self._config.max_token_lifetime)
-        if caller.is_role_session:
-            maximum = min(maximum, CHAINED_ROLE_MAX_SECONDS)
-        duration = self._duration(duration_seconds, min(self._config.role_session_default_seconds, maximum),
-                                  maximum, "for this role")
 
-        verification = None
-        if mfa_code is not None or recovery_code is not None or serial_number is not None:
-            verification = self._second_factor(self._human(caller), mfa_code, serial_number, recovery_code)
+        # The trust decision comes before anything that depends on the role (its maximum duration)
+        # or that spends a code, so a caller the role does not trust learns nothing about it: the
+        # trust policy sees the second factor as given, and the code is verified once it allows.
         now = self._now()
-        mfa_time = verification.verified_at if verification else (
-            int(caller.mfa_authenticated_at.timestamp()) if caller.mfa_authenticated_at else None)
-        mfa_device = verification.device_id if verification else caller.mfa_device_id
-
         context = caller.context(now)
-        if verification is not None:
+        if mfa_code is not None or recovery_code is not None:
             context["aws:MultiFactorAuthPresent"] = True
             context["aws:MultiFactorAuthAge"] = 0
         context.update(extra)
@@ -311,6 +302,18 @@ class StsService:
             if not _trust_allows(decision):
                 raise self._denied(caller.principal_arn, action, role.arn, "trust_policy_does_not_name_caller")
 
+        maximum = min(role.max_session_duration, self._config.max_token_lifetime)
+        if caller.is_role_session:
+            maximum = min(maximum, CHAINED_ROLE_MAX_SECONDS)
+        duration = self._duration(duration_seconds, min(self._config.role_session_default_seconds, maximum),
+                                  maximum, "for this role")
+        verification = None
+        if mfa_code is not None or recovery_code is not None or serial_number is not None:
+            verification = self._second_factor(self._human(caller), mfa_code, serial_number, recovery_code)
+        mfa_time = verification.verified_at if verification else (
+            int(caller.mfa_authenticated_at.timestamp()) if caller.mfa_authenticated_at else None)
+        mfa_device = verification.device_id if verification else caller.mfa_device_id
+
         expires = now + duration
         if caller.claims is not None:
             expires = min(expires, caller.claims.expires_at)  # never outlive the parent session
@@ -322,6 +325,7 @@ class StsService:
             role_session_name=name, mfa_time=mfa_time, mfa_device_id=mfa_device,
             access_key_id=caller.access_key_id, source_identity=new_source or caller.source_identity,
             session_tags=session_tags, session_policies=policies,
+            ancestor_jtis=(*caller.claims.ancestor_jtis, caller.claims.jti) if caller.claims is not None else (),
         )
         return self._mint(claims, "assume_role")
 
@@ -355,9 +359,6 @@ class StsService:
         role = self._find_role(role_arn)
         if role is None:
             raise self._denied(provider_arn, action, str(role_arn), "no_such_role")
-        maximum = min(role.max_session_duration, self._config.max_token_lifetime)
-        duration = self._duration(duration_seconds, min(self._config.role_session_default_seconds, maximum),
-                                  maximum, "for this role")
         now = self._now()
         keys = identity.condition_keys()
         context: dict[str, Any] = {**extra, **self._request_keys(now), **{
@@ -374,6 +375,10 @@ class StsService:
                      for principal in (provider_arn, identity.issuer.key_prefix)]
         if any(d.effect is Effect.EXPLICIT_DENY for d in decisions) or not any(d.allowed for d in decisions):
             raise self._denied(provider_arn, action, role.arn, "not_allowed")
+        # Only once the role trusts the caller: its maximum duration is not told to anyone else.
+        maximum = min(role.max_session_duration, self._config.max_token_lifetime)
+        duration = self._duration(duration_seconds, min(self._config.role_session_default_seconds, maximum),
+                                  maximum, "for this role")
         claims = SessionClaims(
             tenant_id=self._tenant, credential_type=CREDENTIAL_WEB_IDENTITY,
             principal_arn=self.session_arn(role, name), source_arn=role.arn, principal_id=role.role_id,
@@ -401,5 +406,6 @@ class StsService:
         if original.expires_at - now <= 0:
             raise ExpiredToken("the session has expired")
         claims = replace(original, issued_at=now, not_before=now, jti=new_jti(), mfa_time=verification.verified_at,
-                         mfa_device_id=verification.device_id)
+                         mfa_device_id=verification.device_id,
+                         ancestor_jtis=(*original.ancestor_jtis, original.jti))
         return self._mint(claims, "step_up")

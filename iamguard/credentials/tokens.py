@@ -66,6 +66,9 @@ class SessionClaims:
     federated_provider: str | None = None
     web_identity_keys: tuple[tuple[str, Any], ...] = ()
     not_before: int | None = None
+    # jtis of the sessions this one was minted from (AssumeRole from a session, step-up), so that
+    # revoking one session also ends every session derived from it (ROLE-06, JWT-09).
+    ancestor_jtis: tuple[str, ...] = ()
 
     def to_payload(self, issuer: str, audience: str) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -81,6 +84,7 @@ class SessionClaims:
             "stags": dict(self.session_tags) if self.session_tags else None,
             "spol": list(self.session_policies) if self.session_policies else None,
             "wik": dict(self.web_identity_keys) if self.web_identity_keys else None,
+            "ajti": list(self.ancestor_jtis) if self.ancestor_jtis else None,
         }
         payload.update({key: value for key, value in optional.items() if value is not None})
         return payload
@@ -249,6 +253,9 @@ def _claims_from(payload: Mapping[str, Any]) -> SessionClaims:
             isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
             for value in web_keys.values()):
         raise ValueError("wik")
+    ancestors = payload.get("ajti") or []
+    if not isinstance(ancestors, list) or not all(isinstance(item, str) and item for item in ancestors):
+        raise ValueError("ajti")
     mfa = payload.get("mfa")
     if mfa is not None and (not isinstance(mfa, int) or isinstance(mfa, bool)):
         raise ValueError("mfa")
@@ -264,7 +271,7 @@ def _claims_from(payload: Mapping[str, Any]) -> SessionClaims:
         session_policies=tuple(policies), federated_provider=_text(payload, "fed", optional=True),
         web_identity_keys=tuple(sorted((key, tuple(value) if isinstance(value, list) else value)
                                        for key, value in web_keys.items())),
-        not_before=payload["nbf"],
+        not_before=payload["nbf"], ancestor_jtis=tuple(ancestors),
     )
 
 

@@ -204,8 +204,10 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
                      "InvalidType")]
         )
     findings: list[Finding] = []
-    # Text with no disallowed character and no \u escape cannot decode to one: skip per-string checks.
-    text_is_clean = isinstance(source, str) and "\\u" not in source and not _DISALLOWED.search(source)
+    # Text with no disallowed character and no escape that decodes to one (\u, and \b or \f, which
+    # are U+0008 and U+000C) cannot hold one: skip per-string checks.
+    text_is_clean = (isinstance(source, str) and "\\u" not in source and "\\b" not in source
+                     and "\\f" not in source and not _DISALLOWED.search(source))
     if not (text_is_clean and _plainly_valid(data, limits.max_depth)):
         _measure(data, limits, findings, check_text=not text_is_clean)
     if findings:

@@ -48,11 +48,15 @@ _CANONICAL_USER = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 _CHECK_CACHE_SIZE = 16384
 _CONDITION_KEY_PREFIX = re.compile(r"[A-Za-z0-9._\-/]+", re.ASCII)
 _SERVICE_SEGMENT = re.compile(r"[A-Za-z0-9\-]+", re.ASCII)
-_PRINCIPAL_RESOURCE = re.compile(
-    r"root|(user|role)(/[\x21-\x7e]*)?/[\w+=,.@\-]+|assumed-role/[\w+=,.@\-]+/[\w+=,.@\-]+"
-    r"|federated-user/[\w+=,.@\-]+|oidc-provider/[\x21-\x7e]+",
-    re.ASCII,
-)
+# The resource part of a principal ARN, by service: IAM names accounts, users and roles; STS names
+# role sessions and federated users. Any other pairing (an `sts` role, an `iam` session, an
+# identity provider under "AWS") names no principal, so a Deny written with it would never apply.
+_PRINCIPAL_RESOURCES = {
+    "iam": re.compile(r"root|(user|role)(/[\x21-\x7e]*)?/[\w+=,.@\-]+", re.ASCII),
+    "sts": re.compile(r"assumed-role/[\w+=,.@\-]+/[\w+=,.@\-]+|federated-user/[\w+=,.@\-]+", re.ASCII),
+}
+_PARTITION = re.compile(r"[a-z][a-z0-9-]{0,31}", re.ASCII)
+_IDENTITY_PROVIDER = re.compile(r"(saml|oidc)-provider/[\x21-\x7e]+", re.ASCII)
 
 
 class _Collector:
@@ -271,9 +275,12 @@ def _resource_problem(resource: str, variables: bool) -> str | None:
     parts = split_arn(resource)
     if parts is None:
         return f"resource {resource!r} must be '*' or an ARN (arn:partition:service:region:account:resource)"
-    _, partition, service, _, _, resource_part = parts
+    _, partition, service, region, account, resource_part = parts
     if not partition:
         return f"resource {resource!r} has an empty partition; use for example 'aws' or 'app'"
+    if any(char.isspace() for char in partition + region + account):
+        # No request ARN has whitespace there, so such a Resource (say `arn: aws:...`) would match nothing.
+        return f"resource {resource!r} has whitespace in its partition, region or account"
     if not _SERVICE_SEGMENT.fullmatch(service):
         return (f"resource {resource!r} has an invalid service segment {service!r}; "
                 "wildcards are not allowed in the service")
@@ -343,18 +350,42 @@ def _principal_problem(principal_type: str, value: str) -> str | None:
         if "*" in value or "?" in value:
             return f"principal {value!r}: wildcards are not allowed inside a principal; use \"*\" alone"
         parts = split_arn(value)
-        if parts is None or parts[2] not in ("iam", "sts") or not _PRINCIPAL_RESOURCE.fullmatch(parts[5]):
-            return (f"principal {value!r} must be \"*\", an account id, or an ARN of an account root, user, role "
-                    "or assumed-role session")
-        return None
+        shape = _PRINCIPAL_RESOURCES.get(parts[2]) if parts is not None else None
+        if parts is None or shape is None or not shape.fullmatch(parts[5]):
+            return (f"principal {value!r} must be \"*\", an account id, or an ARN of an account root, user or "
+                    "role (arn:PARTITION:iam::ACCOUNT:...) or of an STS assumed-role or federated-user session "
+                    "(arn:PARTITION:sts::ACCOUNT:...)")
+        return _principal_arn_head_problem(value, parts)
     if "*" in value or "?" in value:
         return f"{principal_type} principal {value!r}: wildcards are not allowed; use \"*\" alone"
+    if any(char.isspace() for char in value):
+        return f"{principal_type} principal {value!r} must not contain whitespace"
+    if principal_type == "Federated" and value.startswith("arn:"):
+        parts = split_arn(value)
+        if parts is None or parts[2] != "iam" or not _IDENTITY_PROVIDER.fullmatch(parts[5]):
+            return (f"federated principal {value!r} must be an identity provider name or the ARN of an IAM "
+                    "saml-provider or oidc-provider")
+        return _principal_arn_head_problem(value, parts)
     if principal_type == "Service" and not _SERVICE_PRINCIPAL.fullmatch(value):
         return f"service principal {value!r} must be a service name such as orders.example.com"
     if principal_type == "CanonicalUser" and not _CANONICAL_USER.fullmatch(value):
         return f"canonical user {value!r} must be 64 hexadecimal digits"
     if not value.strip():
         return f"{principal_type} principal must not be empty"
+    return None
+
+
+def _principal_arn_head_problem(value: str, parts: tuple[str, str, str, str, str, str]) -> str | None:
+    """Principal ARNs have a partition, no region and an account: a request principal always
+    looks like that, so a principal written otherwise would silently match no one."""
+    _, partition, _, region, account, _ = parts
+    if not _PARTITION.fullmatch(partition):
+        return f"principal {value!r} has an invalid partition {partition!r}; use a lowercase word such as 'aws'"
+    if region:
+        return f"principal {value!r} must not name a region ({region!r}); IAM and STS ARNs leave it empty"
+    if not TENANT_ID.fullmatch(account):
+        return (f"principal {value!r} has an invalid account {account!r}; use the account id "
+                "(lowercase letters, digits and '-')")
     return None
 
 

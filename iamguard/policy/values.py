@@ -25,6 +25,7 @@ _DATE = re.compile(
 )
 NetworkAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_PREFIX_LENGTH = re.compile(r"0|[1-9][0-9]{0,2}", re.ASCII)
 _MAPPED_PREFIX = 96  # ::ffff:0:0/96 holds the IPv4-mapped addresses (RFC 4291 section 2.5.5.2)
 
 
@@ -110,7 +111,7 @@ def _from_match(match: re.Match[str], text: str) -> datetime:
         sign = 1 if parts["zone"][0] == "+" else -1
         digits = parts["zone"][1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        if offset >= timedelta(hours=24):
+        if offset >= timedelta(hours=24) or int(digits[2:]) >= 60:
             raise ValueError(f"{text!r} has an invalid time zone offset")
         zone = timezone(sign * offset)
     fraction = (parts["fraction"] or "0")[:6].ljust(6, "0")
@@ -141,6 +142,14 @@ def to_network(value: object) -> Network:
     """A CIDR block from a policy. A bare address means a single host (/32 or /128)."""
     if not isinstance(value, str):
         raise ValueError(f"{_show(value)} is not an IP address or CIDR block")
+    address, slash, prefix = value.partition("/")
+    if "%" in address or (slash and not _PREFIX_LENGTH.fullmatch(prefix)):
+        # ipaddress also reads `/255.0.0.0` (netmask), `/0.255.255.255` (hostmask), `/010` and
+        # `%scope`: forms other readers of the same policy take differently or reject.
+        raise ValueError(
+            f"{_show(value)} is not in CIDR notation: write the prefix length in decimal after the '/' "
+            "(for example 203.0.113.0/24)"
+        )
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:

@@ -21,7 +21,14 @@ from iamguard.clock import Clock
 from iamguard.credentials.access_keys import AccessKey, AccessKeyLastUsed, AccessKeyMetadata, AccessKeyService
 from iamguard.credentials.audit import CredentialsAudit
 from iamguard.credentials.config import MAX_LEEWAY_SECONDS, CredentialsConfig
-from iamguard.credentials.errors import ConfigurationError, InvalidToken, NoSuchEntity, RevokedToken, ValidationError
+from iamguard.credentials.errors import (
+    AccessDenied,
+    ConfigurationError,
+    InvalidToken,
+    NoSuchEntity,
+    RevokedToken,
+    ValidationError,
+)
 from iamguard.credentials.liveness import GenerationWatch, LivenessChecker
 from iamguard.credentials.memory_store import MemoryCredentialStore
 from iamguard.credentials.mfa import MfaDevice, MfaService, RecoveryCodes, VirtualMfaDevice
@@ -153,6 +160,7 @@ class Credentials:
                 return
             seen.add(backing)
         directory_store.register_dependents("user", self.store.user_dependents)
+        directory_store.register_dependents("tenant", self.store.tenant_dependents)
 
     def _get_sealer(self) -> Sealer:
         if self._sealer is None:
@@ -298,6 +306,13 @@ class Credentials:
     # STS
 
     def _long_term(self, credentials: AccessKeyCredentials | PasswordCredentials | Session) -> LongTermIdentity:
+        if isinstance(credentials, Session) and credentials.credential_type == ACCESS_KEY:
+            # Security spec APP-04: another tenant's key must not mint a token here (its claims
+            # would pair this tenant's tid with a principal of that tenant); a held Session may
+            # also have died since it was made.
+            if credentials.tenant_id != self.tenant_id:
+                raise AccessDenied("the caller belongs to another tenant")
+            self._liveness.check_session(credentials, self.clock.time(), self.config.leeway_seconds)
         if isinstance(credentials, AccessKeyCredentials):
             credentials = self.authenticate_access_key(credentials.access_key_id, credentials.secret_access_key,
                                                        action="sts:GetSessionToken")
@@ -414,6 +429,9 @@ class Credentials:
         its jti goes on the deny list until it would have expired, and derived sessions carry it."""
         if session.claims is None:
             raise ValidationError("a long-term access key is not a session; deactivate the key instead")
+        if session.tenant_id != self.tenant_id:
+            # Recorded under this tenant, the revocation would never apply to the session (APP-04).
+            raise InvalidToken("the session belongs to another tenant")
         self.store.revoke_token(self.tenant_id, session.claims.jti, float(session.claims.expires_at))
 
     def jwks(self) -> dict[str, Any]:

@@ -247,6 +247,11 @@ class CredentialStore(ABC):
 
     # -- dependents of a user (the directory refuses DeleteUser while any exist) ---------------
 
+    def tenant_dependents(self, tenant_id: str, _tenant_id: str) -> list[str]:
+        """What DeleteTenant must refuse over: state keyed by the tenant id alone, which a tenant
+        created later under the same id would otherwise inherit (security spec APP-04)."""
+        return ["an account password policy"] if self.get_password_policy(tenant_id) is not None else []
+
     def user_dependents(self, tenant_id: str, user_id: str) -> list[str]:
         found: list[str] = []
         if self.get_login_profile(tenant_id, user_id) is not None:

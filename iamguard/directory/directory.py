@@ -105,8 +105,8 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
     @staticmethod
     def delete_tenant(store: DirectoryStore, tenant_id: str, *, clock: Clock | None = None,
                       audit: AuditOption = None) -> None:
-        """Delete an empty tenant. Refused (DeleteConflict) while it has users, groups, roles or
-        managed policies."""
+        """Delete an empty tenant. Refused (DeleteConflict) while it has users, groups, roles,
+        managed policies or (when a Credentials uses this store) an account password policy."""
         with audited_write(store, as_auditor(audit), "DeleteTenant", valid.tenant_id(tenant_id),
                            clock or SYSTEM_CLOCK) as writer:
             record = writer.get_tenant(valid.tenant_id(tenant_id))
@@ -115,6 +115,7 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
             found = [f"{kind}s" for kind in ENTITY_KINDS if writer.list_entities(record.tenant_id, kind, limit=1)]
             if writer.list_policies(record.tenant_id, limit=1):
                 found.append("managed policies")
+            found.extend(store.dependents("tenant", record.tenant_id, record.tenant_id))
             if found:
                 raise DeleteConflictError(f"Cannot delete tenant {tenant_id}, it is not empty",
                                           [f"has {item}" for item in found])

@@ -225,10 +225,11 @@ class DirectoryStore(ABC):
 
     def register_dependents(self, kind: str, checker: DependentsChecker) -> None:
         """Register `checker(tenant_id, unique_id) -> list[str]` for entities of `kind` ("user",
-        "group", "role" or "policy"). A non-empty answer blocks deletion (DeleteConflict). It runs
-        inside the delete transaction; an exception from it refuses the deletion."""
-        if kind not in (*ENTITY_KINDS, "policy"):
-            raise ValueError(f"unknown entity kind {kind!r}; use user, group, role or policy")
+        "group", "role", "policy", or "tenant", called with the tenant id twice). A non-empty
+        answer blocks deletion (DeleteConflict). It runs inside the delete transaction; an
+        exception from it refuses the deletion."""
+        if kind not in (*ENTITY_KINDS, "policy", "tenant"):
+            raise ValueError(f"unknown entity kind {kind!r}; use user, group, role, policy or tenant")
         with self._dependents_lock:
             self._dependents.setdefault(kind, []).append(checker)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO, NoReturn
@@ -90,7 +91,18 @@ class _Parser(argparse.ArgumentParser):
     """Reports usage mistakes as one line (through UsageError) instead of printing and exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{self.prog}: {_without_option_values(message)} (see {self.prog} --help)")
+
+
+_AMBIGUOUS_VALUE = re.compile(r"(ambiguous option: -[^=\s]+)=.*(?= could match )", re.DOTALL)
+_IGNORED_VALUE = re.compile(r"ignored explicit argument .*", re.DOTALL)
+
+
+def _without_option_values(message: str) -> str:
+    """argparse quotes `--opt=VALUE` back when `--opt` is an ambiguous abbreviation (`--passw=...` of
+    the refused --password) or takes no value: the value may be a secret, so it is left out."""
+    message = _AMBIGUOUS_VALUE.sub(r"\1=(value not shown)", message)
+    return _IGNORED_VALUE.sub("takes no value (value not shown)", message)
 
 
 def _common_options() -> argparse.ArgumentParser:

@@ -24,8 +24,24 @@ class Result:
 
 def render(result: Result, output: str) -> str:
     if output == "json":
-        return json.dumps(result.data, indent=2, ensure_ascii=False, default=str)
+        return json_text(result.data)
     return result.text
+
+
+def json_text(data: Any) -> str:
+    """Indented JSON, readable letters kept as they are, but every character a terminal could act on
+    (C1 controls such as U+009B, which IAM allows in policy values; U+2028/2029; bidi overrides)
+    written as a \\u escape: the same value for a JSON parser, inert on a screen."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return "".join(char if char.isprintable() or char == "\n" else _json_escape(char) for char in text)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # outside the BMP: JSON spells it as a UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _cell(value: Any) -> str:

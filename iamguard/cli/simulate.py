@@ -53,13 +53,16 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def parse_context(entries: Sequence[str]) -> dict[str, Any]:
-    """`key=value` gives a string, `key=a,b` (or `key=a,`) a list; repeating a key adds values."""
+    """`key=value` gives a string, `key=a,b` (or `key=a,`) a list; repeating a key adds values.
+    IAM key names ignore case, so `aws:TagKeys` and `AWS:tagkeys` are one key (first spelling kept)."""
     context: dict[str, Any] = {}
+    spellings: dict[str, str] = {}
     for entry in entries:
         key, equals, value = entry.partition("=")
         key = key.strip()
         if not equals or not key:
             raise CliError(f"--context {entry!r}: write KEY=VALUE, for example aws:SourceIp=203.0.113.7")
+        key = spellings.setdefault(key.lower(), key)
         parsed: Any = [item for item in value.split(",") if item] if "," in value else value
         if key in context:
             previous = context[key] if isinstance(context[key], list) else [context[key]]

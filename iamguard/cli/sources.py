@@ -17,6 +17,10 @@ from iamguard.cli.errors import CliError
 # Far above any policy the parser accepts (its own limit reports oversized documents with a pointer),
 # but bounded, so a mistaken `--policy file:///dev/zero` cannot exhaust memory.
 MAX_INPUT_BYTES = 4 * 1024 * 1024
+# A tenant export has no such bound (a tenant may hold any number of users, each with 50 tags, and
+# policies of 6 KiB in five versions): `import` reads up to this much, so it can load what `export`
+# wrote, still without reading /dev/zero until memory runs out.
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
 FILE_PREFIX = "file://"
 
 
@@ -33,15 +37,16 @@ class InputReader:
         self._stdin = stdin  # fetched only when `-` is used: tests and pipes may have no stdin at all
         self._stdin_used = False
 
-    def read(self, value: str, *, option: str, allow_plain_path: bool = False) -> Document:
+    def read(self, value: str, *, option: str, allow_plain_path: bool = False,
+             limit: int = MAX_INPUT_BYTES) -> Document:
         if value == "-":
-            return self._read_stdin(option)
+            return self._read_stdin(option, limit)
         if value.startswith(FILE_PREFIX):
-            return _read_file(value[len(FILE_PREFIX):], option)
+            return _read_file(value[len(FILE_PREFIX):], option, limit)
         if value.lstrip().startswith("{"):
             return Document("<inline>", value.encode("utf-8", "surrogatepass"))
         if allow_plain_path:
-            return _read_file(value, option)
+            return _read_file(value, option, limit)
         raise CliError(f"{option}: expected file://PATH, - (standard input) or a JSON document, not {value!r}")
 
     def read_secret(self, what: str, *, exact: bool = False) -> str:
@@ -58,26 +63,26 @@ class InputReader:
             raise CliError(f"{what}: expected it on the first line of standard input")
         return line if exact else line.strip()
 
-    def _read_stdin(self, option: str) -> Document:
+    def _read_stdin(self, option: str, limit: int = MAX_INPUT_BYTES) -> Document:
         if self._stdin_used:
             raise CliError(f"{option}: standard input (-) can be read only once per command")
         self._stdin_used = True
-        content = self._stdin().read(MAX_INPUT_BYTES + 1)
-        if len(content) > MAX_INPUT_BYTES:
-            raise CliError(f"{option}: standard input is larger than {MAX_INPUT_BYTES} bytes")
+        content = self._stdin().read(limit + 1)
+        if len(content) > limit:
+            raise CliError(f"{option}: standard input is larger than {limit} bytes")
         return Document("<stdin>", content)
 
 
-def _read_file(path_text: str, option: str) -> Document:
+def _read_file(path_text: str, option: str, limit: int) -> Document:
     if not path_text:
         raise CliError(f"{option}: file:// needs a path, for example file://policy.json")
     path = Path(path_text).expanduser()
     try:
         with path.open("rb") as handle:
-            content = handle.read(MAX_INPUT_BYTES + 1)
+            content = handle.read(limit + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CliError(f"{option}: cannot read {path_text}: {reason}") from None
-    if len(content) > MAX_INPUT_BYTES:
-        raise CliError(f"{option}: {path_text} is larger than {MAX_INPUT_BYTES} bytes")
+    if len(content) > limit:
+        raise CliError(f"{option}: {path_text} is larger than {limit} bytes")
     return Document(path_text, content)

@@ -8,8 +8,9 @@ from typing import Any
 
 from iamguard.cli.context import CliContext
 from iamguard.cli.errors import CliError
-from iamguard.cli.output import Result, fields
+from iamguard.cli.output import Result, fields, json_text
 from iamguard.cli.shapes import shape
+from iamguard.cli.sources import MAX_EXPORT_BYTES
 from iamguard.cli.store_access import choose_tenant, opened_store, store_path
 from iamguard.directory import Directory
 from iamguard.directory.auditing import audited_write
@@ -55,16 +56,18 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 def run_init(args: argparse.Namespace, ctx: CliContext) -> Result:
     path = store_path(args, ctx)
     with opened_store(args, ctx, create=True) as store:
-        existing = Directory.list_tenants(store)
-        if existing and not args.tenant_id:
-            names = ", ".join(tenant.tenant_id for tenant in existing)
-            raise CliError(f"the store {path} is already initialised (tenant {names}); pass --tenant-id to add "
-                           "another tenant")
         from iamguard.cli.credentials_access import bootstrap_credentials
 
         # One transaction for everything: a failure half-way leaves no tenant without an administrator.
         # Opened as the directory's own batch, so the audit records go out only when it commits.
         with audited_write(store, None, None, args.tenant_id, ctx.clock):
+            # Checked inside the write transaction (it holds the write lock): two `init` runs at once
+            # would otherwise both see an empty store and leave it with two tenants.
+            existing = Directory.list_tenants(store)
+            if existing and not args.tenant_id:
+                names = ", ".join(tenant.tenant_id for tenant in existing)
+                raise CliError(f"the store {path} is already initialised (tenant {names}); pass --tenant-id to "
+                               "add another tenant")
             tenant = Directory.create_tenant(store, args.tenant_id, args.tenant_name, args.partition,
                                              clock=ctx.clock, audit=ctx.auditor)
             directory = Directory(store, tenant.tenant_id, clock=ctx.clock, cache_ttl=0, audit=ctx.auditor)
@@ -97,7 +100,7 @@ def run_export(args: argparse.Namespace, ctx: CliContext) -> Result:
     with opened_store(args, ctx) as store:
         directory = Directory(store, choose_tenant(args, ctx, store), cache_ttl=0)
         exported = directory.export_tenant()
-    text = json.dumps(exported, indent=2, ensure_ascii=False)
+    text = json_text(exported)
     if args.file:
         try:
             with open(args.file, "x", encoding="utf-8") as handle:
@@ -112,7 +115,7 @@ def run_export(args: argparse.Namespace, ctx: CliContext) -> Result:
 
 
 def run_import(args: argparse.Namespace, ctx: CliContext) -> Result:
-    document = ctx.reader.read(args.document, option="FILE", allow_plain_path=True)
+    document = ctx.reader.read(args.document, option="FILE", allow_plain_path=True, limit=MAX_EXPORT_BYTES)
     with opened_store(args, ctx, create=True) as store:
         tenant = Directory.import_tenant(store, document.content, audit=ctx.auditor)
         details = Directory(store, tenant.tenant_id, cache_ttl=0).get_account_authorization_details()

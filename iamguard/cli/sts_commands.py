@@ -77,7 +77,12 @@ def assume_role(session: StoreSession, args: argparse.Namespace) -> Result:
     caller = _caller(session, args, "sts:AssumeRole")
     session_policy = None
     if args.policy:
-        session_policy = session.ctx.reader.read(args.policy, option="--policy").content.decode("utf-8")
+        document = session.ctx.reader.read(args.policy, option="--policy")
+        try:
+            session_policy = document.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CliError(f"--policy {document.label}: the session policy is not UTF-8 text (byte {exc.start})") \
+                from None
     token = session.credentials.assume_role(
         args.role_arn, args.role_session_name, caller, duration=args.duration_seconds,
         session_policy=session_policy, tags=parse_tags(args.tags) or None, source_identity=args.source_identity,

@@ -49,6 +49,9 @@ FORMAT = "iamguard.directory.tenant"
 FORMAT_VERSION = 1
 _SECTIONS = {USER: "users", GROUP: "groups", ROLE: "roles"}
 
+# Policy version numbers fit SQLite's 64-bit INTEGER with room to spare (IAM keeps v1..v5 at a time).
+_MAX_VERSION_NUMBER = 2**62
+
 
 def _entity_out(record: EntityRecord) -> dict[str, Any]:
     out: dict[str, Any] = {"unique_id": record.unique_id, "name": record.name, "path": record.path,
@@ -200,7 +203,8 @@ class _Import:
                 entry.get("path", valid.path), entry.get("created", _timestamp), entry.get("updated", _timestamp),
                 entry.get("description", valid.description), entry.get("default_version", valid.version_id),
                 entry.get("next_version", lambda value: value if isinstance(value, int) and
-                          not isinstance(value, bool) and value > 1 else _bad("next_version must be an integer > 1")),
+                          not isinstance(value, bool) and 1 < value <= _MAX_VERSION_NUMBER
+                          else _bad(f"next_version must be an integer from 2 to {_MAX_VERSION_NUMBER}")),
             )
             versions = []
             for position, raw in enumerate(entry.items("versions")):

@@ -137,6 +137,10 @@ def _huge_inline_policies(exported: dict[str, Any]) -> None:
                                             "document": json.dumps(allow(actions))})  # type: ignore[arg-type]
 
 
+def _huge_next_version(exported: dict[str, Any]) -> None:
+    exported["policies"][0]["next_version"] = 10**30  # would overflow SQLite's INTEGER
+
+
 def _unhashable_membership(exported: dict[str, Any]) -> None:
     exported["memberships"].append([["not", "an", "id"], exported["users"][0]["unique_id"]])
 
@@ -155,6 +159,7 @@ def _unhashable_attachment(exported: dict[str, Any]) -> None:
     (_huge_inline_policies, LimitExceededError),
     (_unhashable_membership, InvalidInputError),
     (_unhashable_attachment, InvalidInputError),
+    (_huge_next_version, InvalidInputError),
 ])
 def test_import_is_held_to_the_rules_of_the_live_api(directory: Directory, change: Callable[[dict[str, Any]], None],
                                                       error: type[Exception]) -> None:

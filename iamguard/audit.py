@@ -19,9 +19,11 @@ refuses an allowed request it could not audit).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -149,23 +151,42 @@ class LoggingSink:
 class JsonLinesSink:
     """Appends each record as one line to a file. Thread-safe within a process; each record is
     written with a single `write` call on a file opened in append mode, so lines from several
-    processes do not interleave for records of ordinary size."""
+    processes do not interleave for records of ordinary size.
+
+    A write the system cut short (a full disk, a file size limit) is finished or, when that fails
+    too, raised, so the Auditor reports the record instead of counting a torn line as delivered;
+    the next record then starts on a new line rather than continuing the fragment (LOG-01/04)."""
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self._lock = threading.Lock()
+        self._torn = False  # a failed write left an unfinished line at the end of the file
 
     def emit(self, record: AuditRecord) -> None:
         line = (record.to_json() + "\n").encode("ascii")
         with self._lock:
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(descriptor, line)
+                if self._torn:
+                    status = os.fstat(descriptor)  # an empty regular file was rotated since
+                    if status.st_size or not stat.S_ISREG(status.st_mode):
+                        line = b"\n" + line
+                self._write_all(descriptor, line)
                 if self.fsync:
                     os.fsync(descriptor)
             finally:
                 os.close(descriptor)
+
+    def _write_all(self, descriptor: int, line: bytes) -> None:
+        written = os.write(descriptor, line)
+        while written < len(line):
+            self._torn = True  # until the rest is written; raising leaves it set
+            more = os.write(descriptor, line[written:])
+            if more <= 0:
+                raise OSError(errno.EIO, f"could not finish an audit line in {self.path}")
+            written += more
+        self._torn = False
 
 
 class MemorySink:

@@ -7,6 +7,7 @@ IAM's and STS's APIs in snake case.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
@@ -419,6 +420,8 @@ class Credentials:
             raise NoSuchEntity(exc.message) from None
         moment = self.clock.time() if before is None else (
             before.timestamp() if isinstance(before, datetime) else float(before))
+        if not math.isfinite(moment):  # NaN would revoke nothing; infinity could not be audited
+            raise ValidationError("before must be a finite time")
         self.store.revoke_sessions(self.tenant_id, resolved.unique_id, moment)
         self._events.emit("sessions_revoked", outcome="success", tenant_id=self.tenant_id, principal_arn=principal_arn,
                           before=moment)

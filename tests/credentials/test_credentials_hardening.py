@@ -266,3 +266,15 @@ def test_an_mfa_change_lost_to_a_concurrent_one_is_refused_not_reported_as_done(
             env.creds.deactivate_mfa_device("alice", device.serial_number, env.code(device))
         else:
             env.creds.delete_virtual_mfa_device(device.serial_number)
+
+
+@pytest.mark.parametrize("before", [float("nan"), float("inf"), float("-inf")])
+def test_revoke_sessions_refuses_a_time_that_is_not_finite(env: Env, before: float) -> None:
+    from iamguard.credentials.errors import ValidationError
+
+    env.user_with_key()
+    arn = env.directory.get_user("alice").arn
+    generation = env.store.generation()
+    with pytest.raises(ValidationError):
+        env.creds.revoke_sessions(arn, before=before)
+    assert env.store.generation() == generation  # nothing stored

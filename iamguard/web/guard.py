@@ -27,11 +27,14 @@ import functools
 import inspect
 import itertools
 import logging
+import math
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from iamguard import audit as codes
@@ -97,6 +100,22 @@ _MEMO_LIMIT = 4096
 # `sts:` describes the principal, the session or the network and comes from iamguard alone.
 _PROVIDER_AWS_PREFIXES = ("aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
 
+# An origin as browsers serialize it in the Origin header (RFC 6454 section 6.2): lower-case
+# scheme and host, no path, no trailing slash, and no port when it is the scheme's default. The
+# CSRF check compares strings exactly, so any other spelling would never match.
+_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*)://([a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::(0|[1-9][0-9]{0,4}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+# RFC 6265 cookie-name: an RFC 9110 token (no separators, spaces or controls).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _check_origin_setting(origin: object) -> None:
+    match = _ORIGIN.fullmatch(origin) if isinstance(origin, str) else None
+    if match is None or (match.group(3) is not None and _DEFAULT_PORTS.get(match.group(1)) == match.group(3)):
+        # "null" above all: sandboxed frames and file: pages of any site send `Origin: null`.
+        raise ValueError(f"trusted origin {origin!r} must be an origin as browsers send it "
+                         "(scheme://host[:port], lower case, no path, no default port; not 'null' or '*')")
+
 
 class SessionAuthority(Protocol):
     """What the guard needs from `iamguard.credentials.Credentials`."""
@@ -134,7 +153,17 @@ class GuardConfig:
     def __post_init__(self) -> None:
         setter = object.__setattr__
         setter(self, "trusted_proxies", TrustedProxies.of(self.trusted_proxies))
+        if isinstance(self.trusted_origins, str):  # tuple("https://a") would be its characters
+            raise TypeError("trusted_origins must be a sequence of origins, not one string")
         setter(self, "trusted_origins", tuple(self.trusted_origins))
+        for origin in self.trusted_origins:
+            _check_origin_setting(origin)
+        if isinstance(self.methods, str):  # `in` on a string would accept any substring
+            raise TypeError("methods must be a collection of method names, not one string")
+        setter(self, "methods", frozenset(self.methods))
+        for method in self.methods:
+            if not isinstance(method, str) or check_method(method, frozenset({method})) is not None:
+                raise ValueError(f"method {method!r} must be an upper-case HTTP token")
         setter(self, "template_values", dict(self.template_values))
         if self.tenant is not None and not TENANT_ID.fullmatch(self.tenant):
             raise ValueError(f"tenant {self.tenant!r} must match [a-z0-9-]{{1,64}}")
@@ -143,10 +172,18 @@ class GuardConfig:
                 raise ValueError(f"template value {name!r} must be a non-empty string without ':'")
         if self.tenant is not None and "tenant" in self.template_values:
             raise ValueError("give the tenant once: tenant=... or template_values['tenant']")
-        if self.timeout <= 0 or self.step_up_max_age < 0:
-            raise ValueError("timeout must be positive and step_up_max_age not negative")
-        if self.cookie_name is not None and not self.cookie_name.isascii():
-            raise ValueError("cookie_name must be ASCII")
+        # NaN compares false with everything: as a timeout it would never expire; as max_age it
+        # cannot be written into the challenge (RFC 9470 wants a non-negative integer).
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or \
+                not math.isfinite(self.timeout) or self.timeout <= 0:
+            raise ValueError("timeout must be a positive, finite number of seconds")
+        if isinstance(self.step_up_max_age, bool) or not isinstance(self.step_up_max_age, int) or \
+                self.step_up_max_age < 0:
+            raise ValueError("step_up_max_age must be a non-negative integer number of seconds")
+        if self.cookie_name is not None and \
+                (not isinstance(self.cookie_name, str) or not _COOKIE_NAME.fullmatch(self.cookie_name)):
+            raise ValueError(f"cookie_name {self.cookie_name!r} must be a cookie name token (RFC 6265: "
+                             "ASCII letters, digits and !#$%&'*+-.^_`|~)")
 
     @property
     def fixed_values(self) -> dict[str, str]:
@@ -453,7 +490,10 @@ class Guard:
             context = identity.context
             context.update(network)
             if self.providers or rule.context:
-                provided = ContextInput(request, params, identity.principal, action, resource)
+                # Read-only: `params` also becomes `IamContext.path_params`, which must stay the
+                # values that went into `resource`.
+                provided = ContextInput(request, MappingProxyType(params), identity.principal, action,
+                                        resource)
                 for provider in (*self.providers, *rule.context):
                     try:
                         value = provider(provided)

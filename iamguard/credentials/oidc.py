@@ -5,7 +5,10 @@
 - Keys come from the issuer's configured JWKS, inline or fetched with httpx from the configured
   URL and cached for the configured time. A token can never cause a fetch from a URL of its
   choosing: `jku`, `x5u`, `jwk`, `x5c` and `crit` headers are refused, and an unknown `kid` is
-  simply refused (no refetch on demand).
+  simply refused (no refetch on demand). The fetch follows no redirect, stops reading past
+  MAX_JWKS_BYTES, and after a failure is not retried for FETCH_RETRY_SECONDS (requests meanwhile
+  fail as IdpCommunicationError; nothing is cached as a decision). JWKS entries that are not
+  signature keys (`use`/`key_ops`) or are RSA keys below 2048 bits are ignored.
 - Algorithms are asymmetric only, from the issuer's allowlist, and must fit the key's type (and
   equal the key's `alg` when the JWK declares one).
 - `iss` exact, `aud` one of the configured client ids, `exp`, `iat` and `sub` required, times
@@ -34,6 +37,10 @@ from iamguard.credentials.oidc_config import OidcIssuer
 MAX_TOKEN_BYTES = 8192
 MAX_JWKS_BYTES = 64 * 1024
 MAX_TOKEN_LIFETIME = 86400
+MIN_RSA_BITS = 2048
+# After a failed JWKS fetch, requests for that issuer are refused without another fetch for this
+# long: an unreachable IdP must not cost every request (serialized behind the lock) a full timeout.
+FETCH_RETRY_SECONDS = 10.0
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 _ALLOWED_HEADER_KEYS = frozenset({"alg", "kid", "typ"})
 _KID = re.compile(r"[\x21-\x7e]{1,256}", re.ASCII)
@@ -91,6 +98,7 @@ class OidcVerifier:
         self._leeway = leeway
         self._http = http_client
         self._cache: dict[str, _KeySet] = {}
+        self._failed_until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -176,8 +184,17 @@ class OidcVerifier:
             cached = self._cache.get(issuer.issuer)
             if cached is not None and now < cached.expires_at:
                 return cached
-            document = json.loads(issuer.jwks) if issuer.jwks is not None else self._fetch(issuer)
-            keys = _read_jwks(document, issuer)
+            if issuer.jwks is not None:
+                keys = _read_jwks(json.loads(issuer.jwks), issuer)
+            else:
+                if now < self._failed_until.get(issuer.issuer, -math.inf):
+                    raise IdpCommunicationError(f"the JWKS of {issuer.issuer} is unavailable (recent fetch failed)")
+                try:
+                    keys = _read_jwks(self._fetch(issuer), issuer)
+                except IdpCommunicationError:
+                    self._failed_until[issuer.issuer] = now + FETCH_RETRY_SECONDS
+                    raise
+                self._failed_until.pop(issuer.issuer, None)
             expires = float("inf") if issuer.jwks is not None else now + issuer.jwks_cache_seconds
             key_set = _KeySet(keys, expires)
             self._cache[issuer.issuer] = key_set
@@ -187,20 +204,28 @@ class OidcVerifier:
         """Drop cached JWKS documents; each is fetched again on next use."""
         with self._lock:
             self._cache.clear()
+            self._failed_until.clear()
 
     def _fetch(self, issuer: OidcIssuer) -> Any:
         assert issuer.jwks_url is not None
         client = self._http or httpx.Client(timeout=5.0, follow_redirects=False)
         try:
-            response = client.get(issuer.jwks_url, headers={"Accept": "application/json"})
-            if response.status_code != 200:
-                raise IdpCommunicationError(f"the JWKS of {issuer.issuer} answered HTTP {response.status_code}")
-            if len(response.content) > MAX_JWKS_BYTES:
-                raise IdpCommunicationError(f"the JWKS of {issuer.issuer} is larger than {MAX_JWKS_BYTES} bytes")
-            return json.loads(response.content)
+            # Redirects are refused whatever the injected client's setting (no hop to http or another
+            # host), and the body is read in chunks so an oversized answer is dropped at the limit.
+            with client.stream("GET", issuer.jwks_url, headers={"Accept": "application/json"},
+                               follow_redirects=False) as response:
+                if response.status_code != 200:
+                    raise IdpCommunicationError(f"the JWKS of {issuer.issuer} answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise IdpCommunicationError(
+                            f"the JWKS of {issuer.issuer} is larger than {MAX_JWKS_BYTES} bytes")
+            return json.loads(bytes(body))
         except IdpCommunicationError:
             raise
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:
             raise IdpCommunicationError(f"cannot fetch the JWKS of {issuer.issuer}: {type(exc).__name__}") from None
         finally:
             if self._http is None:
@@ -216,11 +241,27 @@ def _read_jwks(document: Any, issuer: OidcIssuer) -> dict[str, tuple[Mapping[str
             continue
         if jwk.get("use") not in (None, "sig") or jwk.get("kty") not in ("RSA", "EC", "OKP"):
             continue
+        key_ops = jwk.get("key_ops")
+        if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+            continue
+        if jwk["kty"] == "RSA" and _rsa_bits(jwk.get("n")) < MIN_RSA_BITS:
+            continue
         declared = jwk.get("alg")
         if declared is not None and declared not in issuer.algorithms:
             continue
         keys[jwk["kid"]] = (dict(jwk), declared if isinstance(declared, str) else None)
     return keys
+
+
+def _rsa_bits(modulus: object) -> int:
+    """The bit length of a JWK's base64url modulus; 0 when it is not one."""
+    if not isinstance(modulus, str) or len(modulus) > 2048:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4))
+    except (binascii.Error, ValueError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
 
 
 def _decode_segment(segment: str, what: str) -> dict[str, Any]:

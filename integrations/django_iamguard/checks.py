@@ -10,9 +10,14 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from django_iamguard import conf
+from django_iamguard.resolvers import DJANGO_LOGIN
 from django_iamguard.routing import route_entries
+
+_MIDDLEWARE = "django_iamguard.middleware.IamGuardMiddleware"
+_CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 
 
 def route_reports(urlconf: str | None = None, current: conf.IamGuardSettings | None = None) -> list[Any]:
@@ -24,6 +29,35 @@ def route_reports(urlconf: str | None = None, current: conf.IamGuardSettings | N
     return current.guard.report_routes(entries)
 
 
+def _installed(dotted: str) -> bool:
+    """`dotted`, or a subclass of it, is listed in MIDDLEWARE."""
+    wanted = import_string(dotted)
+    for entry in getattr(settings, "MIDDLEWARE", None) or ():
+        try:
+            found = import_string(entry) if isinstance(entry, str) else None
+        except ImportError:  # Django itself reports an unimportable middleware
+            continue
+        if isinstance(found, type) and issubclass(found, wanted):
+            return True
+    return False
+
+
+def _stack_problems(current: conf.IamGuardSettings) -> list[checks.CheckMessage]:
+    problems: list[checks.CheckMessage] = []
+    if not _installed(_MIDDLEWARE):
+        # The decorators still check their own views, but route-map rules, PUBLIC_NAMESPACES and
+        # the deny for unmapped routes (spec MAP-11) live in the middleware alone.
+        problems.append(checks.Error(f"{_MIDDLEWARE} is not in MIDDLEWARE: route-map rules are not enforced and "
+                                     "unmapped routes run unchecked", id="iamguard.E003"))
+    if getattr(current.guard.resolver, DJANGO_LOGIN, False) and not _installed(_CSRF_MIDDLEWARE):
+        # Django's login rides on the session cookie, which browsers attach to cross-site
+        # requests; the guard checks Origin only for its own cookie (spec CSRF-01).
+        problems.append(checks.Error(f"user_resolver authenticates with Django's session cookie, but "
+                                     f"{_CSRF_MIDDLEWARE} is not in MIDDLEWARE: cross-site requests would act "
+                                     "as the user", id="iamguard.E004"))
+    return problems
+
+
 def check_iamguard(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
         current = conf.load()
@@ -31,6 +65,7 @@ def check_iamguard(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="iamguard.E001")]
     level, code = (checks.Error, "iamguard.E002") if current.strict else (checks.Warning, "iamguard.W002")
-    return [level(f"{report.method} {report.path}: {report.problem}", obj=report.name or report.path,
-                  hint="map it in the guard's routes, decorate the view, or mark it public", id=code)
-            for report in reports if not report.ok]
+    return [*_stack_problems(current),
+            *(level(f"{report.method} {report.path}: {report.problem}", obj=report.name or report.path,
+                    hint="map it in the guard's routes, decorate the view, or mark it public", id=code)
+              for report in reports if not report.ok)]

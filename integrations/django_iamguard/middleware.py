@@ -14,13 +14,15 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.cache import patch_cache_control
 
 from django_iamguard import conf
 from django_iamguard.adapter import connection_request, unrouted_allow, with_route
 from django_iamguard.checks import route_reports
 from django_iamguard.enforce import answer, internal_failure, logger, refusal
 from iamguard import audit as codes
-from iamguard.web import Guard, Rejection, UnmappedRoutesError, WebRequest
+from iamguard.web import Guard, IamContext, Rejection, UnmappedRoutesError, WebRequest
 
 
 def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
@@ -34,6 +36,17 @@ def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
         return text
 
     return conf.remembered_problems(settings_.guard, urlconf, compute)
+
+
+def _private(request: HttpRequest, response: Any) -> Any:
+    """A response the guard allowed for a principal is that principal's: never stored by a shared
+    cache. Django's per-site cache (`FetchFromCacheMiddleware`) answers a hit before any
+    `process_view` runs, so a stored copy would be served with no decision at all, after a
+    revocation or to another caller (spec CACHE-01)."""
+    iam = getattr(request, "iam", None)
+    if isinstance(iam, IamContext) and not iam.anonymous and isinstance(response, HttpResponseBase):
+        patch_cache_control(response, private=True)
+    return response
 
 
 class IamGuardMiddleware:
@@ -55,11 +68,11 @@ class IamGuardMiddleware:
         if self.is_async:
             return self.__acall__(request)
         refused = self._screen(request)
-        return refused if refused is not None else self.get_response(request)
+        return refused if refused is not None else _private(request, self.get_response(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         refused = self._screen(request)
-        return refused if refused is not None else await self.get_response(request)
+        return refused if refused is not None else _private(request, await self.get_response(request))
 
     def _screen(self, request: HttpRequest) -> HttpResponse | None:
         guard: Guard | None = None

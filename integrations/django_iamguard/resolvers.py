@@ -20,6 +20,9 @@ from asgiref.sync import sync_to_async
 from iamguard.web import Login, WebRequest
 
 PrincipalFor = Callable[[Any], "str | Login | None"]
+# Set on the resolvers built here: their login is Django's (a session cookie, ambient), so the
+# system checks require CsrfViewMiddleware (spec CSRF-01).
+DJANGO_LOGIN = "__iamguard_django_login__"
 
 
 def _principal(native: Any, principal_for: PrincipalFor) -> str | Login | None:
@@ -36,4 +39,5 @@ def user_resolver(principal_for: PrincipalFor) -> Callable[[WebRequest], str | L
             return _principal(request.native, principal_for)
         return sync_to_async(_principal, thread_sensitive=True)(request.native, principal_for)
 
+    setattr(resolve, DJANGO_LOGIN, True)
     return resolve

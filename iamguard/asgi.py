@@ -40,7 +40,7 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from iamguard import audit as codes
@@ -174,6 +174,30 @@ def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
                                      for name, value in params.items()}
 
 
+_PRIVATE = (b"cache-control", b"private")
+
+
+def _private_responses(send: Send) -> Send:
+    """`send`, adding `Cache-Control: private` to a response that has no Cache-Control of its own:
+    a response allowed for a named principal must not be stored by a shared cache (a reverse proxy,
+    a CDN) and replayed without a decision, also when the credential was a cookie (RFC 9111 only
+    holds back responses to requests with Authorization). As django_iamguard does (spec CACHE-01)."""
+
+    async def private_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if not isinstance(headers, (list, tuple)):  # ASGI allows any iterable: read it once
+                headers = message["headers"] = list(headers)
+            for name, _ in headers:
+                if name.lower() == b"cache-control":
+                    break
+            else:  # a new list: the app's own header list (perhaps a shared constant) stays as it was
+                message["headers"] = [*headers, _PRIVATE]
+        await send(message)
+
+    return private_send
+
+
 class IamMiddleware:
     """Pure ASGI middleware. Use `Middleware(IamMiddleware, iam=iam)` (or `iam.middleware()`) in
     a Starlette/FastAPI app, or wrap any app: `IamMiddleware(app, iam=iam, router=app.router)`.
@@ -231,6 +255,8 @@ class IamMiddleware:
         if verdict.allowed:
             assert verdict.iam is not None
             _expose(scope, verdict.iam)
+            if kind == "http" and not verdict.iam.anonymous:
+                send = _private_responses(send)
             await self.app(scope, receive, send)
             return
         assert verdict.response is not None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, Request, Response, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, after_this_request, current_app, g, request
 from flask.cli import with_appcontext
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
@@ -40,6 +40,32 @@ from iamguard.web.routes import lookup_method
 logger = logging.getLogger("flask_iamguard")
 
 EXTENSION_KEY = "iamguard"
+
+# The decision for this very request. `g` belongs to the app context, which Flask reuses for every
+# request while one is already pushed (`app.app_context().push()` at import time, test fixtures), so
+# a decision is trusted only when it was recorded in this request's WSGI environ (spec CACHE-05).
+_DECIDED = "iamguard.iam"
+
+
+def _decided() -> IamContext | None:
+    iam = request.environ.get(_DECIDED)
+    return iam if isinstance(iam, IamContext) else None
+
+
+def _record(iam: IamContext | None) -> None:
+    request.environ[_DECIDED] = iam
+    g.iam = iam
+
+
+def _private(response: Response) -> Response:
+    """A response allowed for a named principal is that principal's: a shared cache (a reverse
+    proxy, a CDN) must not store it and replay it without a decision, also when the credential was
+    a cookie (RFC 9111 only holds back responses to requests with Authorization). A Cache-Control
+    the app set itself is left alone. As django_iamguard does (spec CACHE-01)."""
+    iam = request.environ.get(_DECIDED)
+    if isinstance(iam, IamContext) and not iam.anonymous and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private"
+    return response
 
 
 @dataclass
@@ -110,6 +136,8 @@ class IamGuard:
         app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict)
         # First in line: no other hook sees a request the guard has not decided on.
         app.before_request_funcs.setdefault(None, []).insert(0, self._before_request)
+        # Flask runs after_request functions last-registered first: index 0 sees the final headers.
+        app.after_request_funcs.setdefault(None, []).insert(0, _private)
         app.cli.add_command(self._routes_command())
 
     def _state(self, app: Flask) -> _AppState | None:
@@ -125,6 +153,7 @@ class IamGuard:
     def _before_request(self) -> Response | None:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         state = self._state(app)
+        g.pop("iam", None)  # never a previous request's decision (CACHE-05)
         if state is None:  # init_app ran for another app sharing this hook: cannot decide
             return _internal_failure(self.guard, RuntimeError("flask_iamguard is not initialised on this app"))
         try:
@@ -134,7 +163,7 @@ class IamGuard:
         if verdict is None:
             return None
         if verdict.allowed:
-            g.iam = verdict.iam
+            _record(verdict.iam)
             return None
         assert verdict.response is not None
         return flask_response(verdict.response)
@@ -144,7 +173,7 @@ class IamGuard:
         there is no hook, so the blueprint decides here (as the view decorators do) rather than
         leaving its views open."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if self._state(app) is not None or isinstance(g.get("iam"), IamContext):
+        if self._state(app) is not None or _decided() is not None:
             return None  # the app's hook decided already
         guard = self.guard_for(app)
         if guard is None:
@@ -155,7 +184,8 @@ class IamGuard:
             return _internal_failure(guard, exc)
         verdict = guard.check_sync(described)
         if verdict.allowed:
-            g.iam = verdict.iam
+            _record(verdict.iam)
+            after_this_request(_private)
             return None
         assert verdict.response is not None
         return flask_response(verdict.response)
@@ -232,8 +262,8 @@ class IamGuard:
         extension = self
 
         def authorize(enforced: Callable[..., Any], kwargs: dict[str, Any]) -> Response | None:
-            existing = g.get("iam")
-            if not isinstance(existing, IamContext):  # the hook did not run for this app: decide here
+            existing = _decided()
+            if existing is None:  # the hook did not run for this app: decide here
                 app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
                 guard = extension.guard_for(app)
                 if guard is None:
@@ -246,7 +276,9 @@ class IamGuard:
                 if not verdict.allowed:
                     assert verdict.response is not None
                     return flask_response(verdict.response)
-                g.iam = existing = verdict.iam
+                existing = verdict.iam
+                _record(existing)
+                after_this_request(_private)
             assert isinstance(existing, IamContext)
             if not item.covers(lookup_method(sent_method(request))):
                 return None

@@ -58,14 +58,20 @@ def _record(iam: IamContext | None) -> None:
 
 
 def _private(response: Response) -> Response:
-    """A response allowed for a named principal is that principal's: a shared cache (a reverse
-    proxy, a CDN) must not store it and replay it without a decision, also when the credential was
-    a cookie (RFC 9111 only holds back responses to requests with Authorization). A Cache-Control
-    the app set itself is left alone. As django_iamguard does (spec CACHE-01)."""
-    iam = request.environ.get(_DECIDED)
-    if isinstance(iam, IamContext) and not iam.anonymous and "Cache-Control" not in response.headers:
+    """A Cache-Control the app set itself is left alone (spec CACHE-01)."""
+    if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "private"
     return response
+
+
+def _keep_private(iam: IamContext | None) -> None:
+    """A response allowed for a principal who signed in with a cookie (or the app's own login) is
+    that principal's, and a shared cache (a reverse proxy, a CDN) may store it: mark it private.
+    A Bearer request needs no mark, as RFC 9111 section 3.5 forbids shared caches to reuse answers
+    to requests carrying Authorization; this keeps the common API path free of the hook. Within
+    Flask, app-level caches (view decorators) run after the guard has decided."""
+    if iam is not None and not iam.anonymous and iam.source != "bearer":
+        after_this_request(_private)
 
 
 @dataclass
@@ -136,8 +142,6 @@ class IamGuard:
         app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict)
         # First in line: no other hook sees a request the guard has not decided on.
         app.before_request_funcs.setdefault(None, []).insert(0, self._before_request)
-        # Flask runs after_request functions last-registered first: index 0 sees the final headers.
-        app.after_request_funcs.setdefault(None, []).insert(0, _private)
         app.cli.add_command(self._routes_command())
 
     def _state(self, app: Flask) -> _AppState | None:
@@ -164,6 +168,7 @@ class IamGuard:
             return None
         if verdict.allowed:
             _record(verdict.iam)
+            _keep_private(verdict.iam)
             return None
         assert verdict.response is not None
         return flask_response(verdict.response)
@@ -185,7 +190,7 @@ class IamGuard:
         verdict = guard.check_sync(described)
         if verdict.allowed:
             _record(verdict.iam)
-            after_this_request(_private)
+            _keep_private(verdict.iam)
             return None
         assert verdict.response is not None
         return flask_response(verdict.response)
@@ -278,7 +283,7 @@ class IamGuard:
                     return flask_response(verdict.response)
                 existing = verdict.iam
                 _record(existing)
-                after_this_request(_private)
+                _keep_private(existing)
             assert isinstance(existing, IamContext)
             if not item.covers(lookup_method(sent_method(request))):
                 return None

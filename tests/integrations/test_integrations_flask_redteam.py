@@ -73,7 +73,7 @@ def test_handlers_of_unrouted_requests_never_see_a_previous_principal() -> None:
 
 
 def _flask_cache_app(*, hook: bool = True) -> Flask:
-    guard, _, _ = stub_guard(routes=[public(methods="GET", path="/health")])
+    guard, _, _ = stub_guard(routes=[public(methods="GET", path="/health")], cookie_name="sid")
     app = Flask("cache", static_folder=None)
     iam = IamGuard(app, guard=guard) if hook else IamGuard(guard=guard)
     require = iam.require("orders:GetOrder", ORDER, methods="GET")
@@ -98,23 +98,30 @@ def _flask_cache_app(*, hook: bool = True) -> Flask:
     return app
 
 
+COOKIE = (("cookie", "sid=reader"),)
 FLASK_CACHE = [
-    # (path, authenticated, status, Cache-Control)
-    ("/orders/1", True, 200, "private"),
-    ("/stream/1", True, 200, "private"),
-    ("/gone/1", True, 410, "private"),  # abort() after an allow: still that principal's answer
-    ("/own/1", True, 200, "no-store"),  # the app's own Cache-Control is kept
-    ("/health", False, 200, None),  # public: the anonymous principal, cacheable as the app says
+    # (path, credential, status, Cache-Control)
+    ("/orders/1", COOKIE, 200, "private"),
+    ("/stream/1", COOKIE, 200, "private"),
+    ("/gone/1", COOKIE, 410, "private"),  # abort() after an allow: still that principal's answer
+    ("/own/1", COOKIE, 200, "no-store"),  # the app's own Cache-Control is kept
+    ("/orders/1", READER, 200, None),  # Bearer: shared caches never reuse it (RFC 9111 3.5)
+    ("/health", (), 200, None),  # public: the anonymous principal, cacheable as the app says
 ]
 
 
 @pytest.mark.parametrize("hook", [True, False], ids=["hook", "decorators-alone"])
-@pytest.mark.parametrize(("path", "authenticated", "status", "cache_control"), FLASK_CACHE,
-                         ids=[row[0] for row in FLASK_CACHE])
-def test_flask_marks_responses_allowed_for_a_principal_private(hook: bool, path: str, authenticated: bool,
-                                                              status: int, cache_control: str | None) -> None:
+@pytest.mark.parametrize(("path", "credential", "status", "cache_control"), FLASK_CACHE,
+                         ids=[f"{row[0]}-{row[1][0][0] if row[1] else 'none'}" for row in FLASK_CACHE])
+def test_flask_marks_responses_allowed_for_a_cookie_principal_private(
+        hook: bool, path: str, credential: tuple[tuple[str, str], ...], status: int,
+        cache_control: str | None) -> None:
     client = _flask_cache_app(hook=hook).test_client()
-    response = client.get(path, headers=dict(READER) if authenticated else {})
+    headers = dict(credential)
+    if "cookie" in headers:  # through the client's cookie jar, as a browser would send it
+        name, _, value = headers.pop("cookie").partition("=")
+        client.set_cookie(name, value)
+    response = client.get(path, headers=headers)
     assert response.status_code == status
     assert response.headers.get("Cache-Control") == cache_control
 

@@ -199,12 +199,10 @@ class CompiledStatement:
         try:
             if not self.matches_resource(request, state):
                 return False
-            if self.principal is not None and self.grant_for(state) is None:
-                return False
-            return self.conditions_hold(state)
         except EvaluationError as exc:
             state.errors.append(f"{self.statement.label}: {exc}")
             return self.is_deny
+        return self.applies_to_resource(state)
 
     def applies_to_resource(self, state: EvaluationState) -> bool:
         """`applies` for a request whose resource this statement is already known to match."""

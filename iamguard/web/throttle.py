@@ -34,6 +34,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from iamguard.clock import Clock
+from iamguard.web.network import parse_address
 
 UNKNOWN_SOURCE = "unknown"
 
@@ -74,11 +75,9 @@ class SourceLimiter:
 
     def key(self, address: str | None) -> str:
         """The budget `address` (the client address as the guard computes it) counts against."""
-        if address is None:
-            return UNKNOWN_SOURCE
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
+        # The guard's own reading of an address: strict, memoized, IPv4-mapped IPv6 as IPv4.
+        parsed = parse_address(address) if address is not None else None
+        if parsed is None:
             return UNKNOWN_SOURCE
         if parsed.version == 6 and self.limit.ipv6_prefix < 128:
             return str(ipaddress.IPv6Network((parsed, self.limit.ipv6_prefix), strict=False))

@@ -324,9 +324,7 @@ def mutation_record(
 # AuditRecords, so one Auditor can keep the web decisions, the directory's mutations and the
 # credentials events in one trail; what is specific to the event sits in `extra`.
 CREDENTIALS_EVENT = "credentials_event"
-EVENT_SUCCEEDED = "success"
 EVENT_FAILED = "failure"  # the record is a Deny: a refused login, code, key or role assumption
-EVENT_INFO = "info"
 
 AuditOption = Auditor | AuditSink | Iterable[AuditSink] | None
 

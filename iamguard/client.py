@@ -78,11 +78,11 @@ class _LockStep:
 
 _ACQUIRE = _LockStep(True)
 _RELEASE = _LockStep(False)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+    # httpx already reports a scheme's default port as None: https://a:443 and https://a agree.
+    return url.scheme, url.host, url.port
 
 
 def challenge_error(response: httpx.Response) -> str | None:

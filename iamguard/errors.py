@@ -23,6 +23,14 @@ class Finding:
         return f"{self.pointer or '/'}: {self.message}"
 
 
+def printable(text: str) -> str:
+    """`text` with control characters escaped (`\\n` as the two characters `\\n`): a value quoted
+    in an explanation, a finding or a log line must not forge a line of its own."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def escape_pointer_token(token: object) -> str:
     """Escape one reference token of a JSON pointer ('~' and '/' per RFC 6901)."""
     text = str(token)

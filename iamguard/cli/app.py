@@ -192,7 +192,8 @@ def _run(argv: list[str], context: CliContext) -> int:
         help_parser: argparse.ArgumentParser = getattr(args, "group_parser", parser)
         raise UsageError(f"{help_parser.prog}: choose a command (see {help_parser.prog} --help)")
     # Opened (and checked) by the first command step that builds a store client, so an unwritable
-    # audit log stops the command before any change, and commands that change nothing never open it.
+    # audit log stops the command before any change; commands without a store (validate, simulate
+    # --policy) never open it.
     context.audit_log_path = audit_log.requested_path(args, context.environ)
     try:
         result = handler(args, context)

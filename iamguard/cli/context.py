@@ -25,7 +25,7 @@ class CliContext:
         """What Directory and Credentials record through (None: the library's default). The log is
         opened, and checked to be appendable, when a command first asks for it: before it builds
         the Directory or Credentials that could change anything, and never for a command that
-        changes nothing (`validate`, `simulate --policy`)."""
+        opens no store (`validate`, `simulate --policy`)."""
         if self.audit_log is None and self.audit_log_path:
             self.audit_log = open_audit_log(self.audit_log_path)
         return self.audit_log.auditor if self.audit_log is not None else None

@@ -87,10 +87,6 @@ class WarmSessions:
         if session.jti is not None:
             self._bounded(self._policy_sets)[session.jti] = (generation, session, policy_set)
 
-    def clear(self) -> None:
-        self._sessions.clear()
-        self._policy_sets.clear()
-
     def _bounded(self, table: dict[Any, Any]) -> dict[Any, Any]:
         # Emptied when full rather than evicted one by one: refilling costs one full-path pass per
         # live token, and a plain dict keeps the hit path to a single lookup.

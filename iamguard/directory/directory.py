@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from iamguard.audit import Auditor, AuditSink, as_auditor
+from iamguard.audit import AuditOption, as_auditor
 from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.directory import validation as valid
 from iamguard.directory.auditing import audited_write
@@ -32,8 +32,6 @@ from iamguard.directory.users import UserOperations
 from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
 from iamguard.store.base import ENTITY_KINDS, DirectoryStore, TenantRecord
-
-AuditOption = Auditor | AuditSink | Iterable[AuditSink] | None
 
 
 def _tenant(record: TenantRecord) -> Tenant:

@@ -218,10 +218,6 @@ class EvaluationState:
         self.errors: list[str] = []
         self.missing: set[str] = set()
 
-    def coerced(self, key_lower: str, family: str) -> tuple[Any, ...] | None:
-        """The request's values for a key read as `family` (a Family value), or None if absent."""
-        return self.coerced_slot((key_lower, family))
-
     def coerced_slot(self, cache_key: tuple[str, str]) -> tuple[Any, ...] | None:
         """`coerced` for a (key_lower, family) pair the caller built once, at compile time."""
         cached = self._coerced.get(cache_key)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from iamguard.engine.conditions import ConditionOutcome
 from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.decision import Decision, Effect, StatementRef
-from iamguard.errors import EvaluationError
+from iamguard.errors import EvaluationError, printable
 from iamguard.policy.model import PolicyKind, Statement
 
 if TYPE_CHECKING:
@@ -158,15 +158,9 @@ def render(decision: Decision) -> str:
     if current and current.missing_keys:
         lines.append("  context keys the policies looked for but the request lacks: "
                      + ", ".join(sorted(current.missing_keys)))
-    return "\n".join(_printable(line) for line in lines)
-
-
-def _printable(line: str) -> str:
-    """Escape control characters: the principal, action, resource and policy names are shown as
-    given, and a newline in one of them must not forge a line of the explanation (or of a log)."""
-    if line.isprintable():
-        return line
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+    # The principal, action, resource and policy names are shown as given: a newline in one of
+    # them must not forge a line of the explanation (or of a log).
+    return "\n".join(printable(line) for line in lines)
 
 
 def _implicit_reasons(decision: Decision, current: Trace | None) -> list[str]:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from iamguard.errors import printable
+
 
 class Severity(str, enum.Enum):
     """Finding severities, ordered: SUGGESTION < WARNING < SECURITY_WARNING < ERROR."""
@@ -71,10 +73,7 @@ class LintFinding:
     def __str__(self) -> str:
         # The pointer and message quote the document (a key may hold a newline): escape control
         # characters so that a finding stays one line and a document cannot forge another.
-        text = f"{self.severity.value} {self.code} at {self.pointer or '/'}: {self.message}"
-        if text.isprintable():
-            return text
-        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+        return printable(f"{self.severity.value} {self.code} at {self.pointer or '/'}: {self.message}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"severity": self.severity.value, "code": self.code, "pointer": self.pointer,

@@ -180,20 +180,27 @@ class IamGuard:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         if self._state(app) is not None or _decided() is not None:
             return None  # the app's hook decided already
+        return self._decide_without_hook(app, "blueprint")
+
+    def _decide_without_hook(self, app: Flask, where: str, declared: tuple[RouteRule, ...] | None = None
+                             ) -> Response | None:
+        """Decide this request where the app's hook did not (no `init_app`): the denial to send,
+        or None after recording the allow for this request."""
         guard = self.guard_for(app)
         if guard is None:
-            return _internal_failure(None, RuntimeError("no Guard configured for this blueprint"))
+            return _internal_failure(None, RuntimeError(f"no Guard configured for this {where}"))
         try:
-            described = web_request(request._get_current_object(), app)  # type: ignore[attr-defined]
+            described = web_request(request._get_current_object(), app,  # type: ignore[attr-defined]
+                                    declared=declared)
         except Exception as exc:  # never an allow
             return _internal_failure(guard, exc)
         verdict = guard.check_sync(described)
-        if verdict.allowed:
-            _record(verdict.iam)
-            _keep_private(verdict.iam)
-            return None
-        assert verdict.response is not None
-        return flask_response(verdict.response)
+        if not verdict.allowed:
+            assert verdict.response is not None
+            return flask_response(verdict.response)
+        _record(verdict.iam)
+        _keep_private(verdict.iam)
+        return None
 
     def _decide(self, app: Flask, state: _AppState) -> Verdict | None:
         """The verdict, or None when Werkzeug will answer without running a view (404 or a
@@ -270,20 +277,10 @@ class IamGuard:
             existing = _decided()
             if existing is None:  # the hook did not run for this app: decide here
                 app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-                guard = extension.guard_for(app)
-                if guard is None:
-                    return _internal_failure(None, RuntimeError("no Guard configured for this view"))
-                try:
-                    described = web_request(request, app, declared=rules_of(enforced))
-                except Exception as exc:  # never an allow
-                    return _internal_failure(guard, exc)
-                verdict = guard.check_sync(described)
-                if not verdict.allowed:
-                    assert verdict.response is not None
-                    return flask_response(verdict.response)
-                existing = verdict.iam
-                _record(existing)
-                _keep_private(existing)
+                denied = extension._decide_without_hook(app, "view", rules_of(enforced))
+                if denied is not None:
+                    return denied
+                existing = _decided()
             assert isinstance(existing, IamContext)
             if not item.covers(lookup_method(sent_method(request))):
                 return None

@@ -44,9 +44,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from iamguard import audit as codes
-from iamguard.web.asgi_routes import NoRoute, RouteMatch, find_router, reparsed_parameter, resolve, route_entries
+from iamguard.web.asgi_routes import (
+    NoRoute,
+    RouteMatch,
+    find_router,
+    reads_scope_only,
+    reparsed_parameter,
+    resolve,
+    route_entries,
+)
 from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
 from iamguard.web.guard import ContextProvider, Guard, Verdict
+from iamguard.web.memo import VerdictMemo
 from iamguard.web.network import TrustedProxies
 from iamguard.web.request import IamContext, WebRequest
 from iamguard.web.responses import WebResponse, json_response
@@ -175,6 +184,7 @@ def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
 
 
 _PRIVATE = (b"cache-control", b"private")
+_UNSEEN = object()
 
 
 def _private_responses(send: Send) -> Send:
@@ -198,6 +208,18 @@ def _private_responses(send: Send) -> Send:
     return private_send
 
 
+def _request_key(scope: Scope) -> tuple[Any, ...] | None:
+    """Everything of an HTTP scope that the guard and a router of starlette's own routes read,
+    for the VerdictMemo; None when an outer router already put path parameters in the scope."""
+    if scope.get("path_params"):
+        return None
+    client = scope.get("client")
+    headers = scope["headers"]
+    return (scope["method"], scope["path"], scope.get("raw_path"), scope.get("root_path", ""),
+            scope.get("query_string", b""), scope.get("scheme"), client[0] if client else None,
+            headers if type(headers) is tuple else tuple(headers), scope.get("app"))
+
+
 class IamMiddleware:
     """Pure ASGI middleware. Use `Middleware(IamMiddleware, iam=iam)` (or `iam.middleware()`) in
     a Starlette/FastAPI app, or wrap any app: `IamMiddleware(app, iam=iam, router=app.router)`.
@@ -213,6 +235,10 @@ class IamMiddleware:
         self.strict = strict
         self.router = router
         self._checked: str | None = None  # None: not yet; "" ok; else the failure text
+        # Allows given again to a repeated request within their second (iamguard.web.memo), for
+        # apps whose router answers from the scope alone: (the app it was checked for, its memo).
+        self._memo = VerdictMemo.for_guard(self.guard)
+        self._memo_for: tuple[Any, VerdictMemo | None] = (_UNSEEN, None)
 
     def _router(self, scope: Scope) -> Any:
         if self.router is not None:
@@ -233,8 +259,32 @@ class IamMiddleware:
                     logger.warning("%s", self._checked)
         return self._checked
 
+    def _memo_of(self, scope: Scope) -> VerdictMemo | None:
+        """The memo for requests to this app (scope["app"]), checked once per app."""
+        router = self._router(scope)
+        memo = self._memo if router is not None and reads_scope_only(router) else None
+        self._memo_for = (scope.get("app"), memo)
+        return memo
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind == "http" and self._memo is not None:
+            checked, memo = self._memo_for
+            if checked is not scope.get("app"):
+                memo = self._memo_of(scope)
+            key = _request_key(scope) if memo is not None else None
+            if key is not None:
+                assert memo is not None
+                iam = memo.recall(key)
+                if iam is None:
+                    verdict = await self._decide(scope)
+                    if verdict is not None:
+                        memo.remember(key, verdict)
+                    await self._answer(scope, receive, send, verdict)
+                    return
+                _expose(scope, iam)
+                await self.app(scope, receive, _private_responses(send))
+                return
         if kind == "lifespan":
             failure = self._startup_check(scope)
             if failure and self.strict:
@@ -248,7 +298,10 @@ class IamMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        verdict = await self._decide(scope)
+        await self._answer(scope, receive, send, await self._decide(scope))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, verdict: Verdict | None) -> None:
+        kind = scope["type"]
         if verdict is None:
             await self.app(scope, receive, send)
             return

@@ -122,7 +122,7 @@ class Credentials:
         shared_file = isinstance(self.store, SQLiteCredentialStore) and \
             self.store.database is getattr(directory.store, "database", None)
         sources = (directory.store,) if shared_file else (directory.store, self.store)
-        watch = GenerationWatch(sources, self.clock, directory.cache_ttl)
+        self._watch = watch = GenerationWatch(sources, self.clock, directory.cache_ttl)
         self._keys = KeyManager(self.store, self._get_sealer, self.clock, algorithm=config.signing_algorithm,
                                 hmac_secret=config.hmac_secret, max_token_lifetime=config.max_token_lifetime,
                                 leeway=config.leeway_seconds, generation=watch.current)
@@ -457,6 +457,15 @@ class Credentials:
         self.store.prune(now - MAX_LEEWAY_SECONDS, now - self.config.max_token_lifetime - self.config.leeway_seconds)
 
     # authorization helpers
+
+    def generation(self) -> tuple[int, ...]:
+        """The store generation that `authenticate` and `policy_set_for` check their own cached
+        answers against: every write that could change one of those answers (a revocation, a
+        policy, a key, a device) moves it, at once in this process and, for other processes'
+        writes, within the directory's cache TTL. An answer derived from theirs stays true while
+        the generation read before it was derived is still current, and the clock has not moved
+        into another second (`iamguard.web.memo` relies on exactly this)."""
+        return self._watch.current()
 
     def policy_set_for(self, session: Session, resource_policy: Any = None) -> PolicySet:
         """The policies deciding this session's requests: the user's or role's identity policies

@@ -377,6 +377,23 @@ def find_router(app: Any) -> Any:
     return None
 
 
+def reads_scope_only(router: Any) -> bool:
+    """Whether `resolve` answers from the scope's type, method, path, root path, headers and
+    path parameters alone, for every request: each route of the router, behind every mount and
+    host, is one of starlette's own route classes exactly (FastAPI's keep matching state of their
+    own; any other class may read anything)."""
+    pending = list(getattr(router, "routes", None) or ())
+    seen: set[int] = set()
+    while pending:
+        route = pending.pop()
+        if type(route) not in _PURE_MATCHERS:
+            return False
+        if id(route) not in seen:  # an app mounted inside itself is walked once
+            seen.add(id(route))
+            pending.extend(_sub_routes(route) or ())
+    return True
+
+
 def resolve(router: Any, scope: dict[str, Any]) -> RouteMatch | NoRoute:
     method = WEBSOCKET if scope.get("type") == "websocket" else scope.get("method", "")
     # One private copy of the scope for the whole walk: starlette's own routes only read it (and

@@ -149,6 +149,9 @@ class GuardConfig:
     audit_allows: bool = True
     audit_public: bool = False
     require_audit: bool = True  # an allow that cannot be audited is refused (503)
+    # Give an allow again, without deciding anew, to a request equal byte for byte to one allowed
+    # earlier in the same second of the clock (see iamguard.web.memo); False decides every request.
+    reuse_allows: bool = True
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -198,11 +201,13 @@ class Identity:
     this request's own dict (the pipeline adds the request's keys to it); `normalized`, when
     known, is `normalize_context` of the keys as they came, shared and never changed."""
 
-    __slots__ = ("context", "normalized", "policy_set", "principal", "session", "session_id", "source")
+    __slots__ = ("context", "generation", "normalized", "policy_set", "principal", "session", "session_id",
+                 "source")
 
     def __init__(self, principal: str, policy_set: PolicySet, context: dict[str, Any], source: str,
                  session: Any = None, session_id: str | None = None,
-                 normalized: dict[str, tuple[Any, ...]] | None = None) -> None:
+                 normalized: dict[str, tuple[Any, ...]] | None = None,
+                 generation: tuple[int, ...] | None = None) -> None:
         self.principal = principal
         self.policy_set = policy_set
         self.context = context
@@ -210,6 +215,22 @@ class Identity:
         self.session = session
         self.session_id = session_id
         self.normalized = normalized
+        # The authority's store generation read before the session was authenticated, when an
+        # allow for this identity may be reused (see `Reusable`); None otherwise.
+        self.generation = generation
+
+
+@quick_init
+@dataclass(frozen=True)
+class Reusable:
+    """When an allow may be given again to the very same request (see `iamguard.web.memo`): it
+    was decided within one whole second of the guard's clock, from an iamguard session whose
+    authority's store stood at `generation` before anything was read, and the route map at
+    `routes_version` before its rule was looked up."""
+
+    second: int
+    generation: tuple[int, ...]
+    routes_version: int
 
 
 @quick_init
@@ -223,6 +244,7 @@ class Verdict:
     response: WebResponse | None = None
     decision: Decision | None = None
     detail: str | None = None  # for the audit record: secret-free, never shown to the client
+    reuse: Reusable | None = None  # set on allows that a VerdictMemo may remember
 
     @property
     def status(self) -> int | None:
@@ -247,6 +269,10 @@ _ID_PREFIX = secrets.token_hex(4) + "-"
 _ID_COUNTER = itertools.count(1)
 
 
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
+
+
 class _Trail:
     """What the audit record of one request needs, collected as the pipeline goes."""
 
@@ -255,7 +281,7 @@ class _Trail:
 
     def __init__(self, request: WebRequest) -> None:
         self.request = request
-        self.request_id = request.request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
+        self.request_id = request.request_id or new_request_id()
         self.started = time.perf_counter()
         self.principal: str | None = None
         self.session_id: str | None = None
@@ -357,9 +383,22 @@ class Guard:
         self._bound: dict[int, tuple[ResourceTemplate, BoundTemplate | None]] = {}
         self._peers: dict[str, str | None] = {}
         self._sessions = SessionMemo()
+        self.reuse_generation = self._reuse_source()
         # Held by this guard alone: the mark `screen` leaves on a request it passed (see
         # `WebRequest._mark_screened`), so `check` does not screen the same request twice.
         self._screen_token = object()
+
+    def _reuse_source(self) -> Callable[[], tuple[int, ...]] | None:
+        """The authority's `generation` when this guard's allows may be remembered for the rest
+        of their second (`iamguard.web.memo`): only when every input of a decision is the request
+        itself, an iamguard session, the store at that generation and the clock's second. A
+        principal resolver or a context provider is app code with inputs of its own, and an
+        authority on another clock would check token lifetimes against other seconds."""
+        generation = getattr(self.authority, "generation", None)
+        if not self.config.reuse_allows or self.resolver is not None or self.providers or not callable(generation) or \
+                getattr(self.authority, "clock", None) is not self.clock:
+            return None
+        return generation  # type: ignore[no-any-return]
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -459,6 +498,7 @@ class Guard:
     # ---- the pipeline -------------------------------------------------------------------------
 
     def _pipeline(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Verdict]:
+        routes_version = self.routes.version
         try:
             if not request._screened_with(self._screen_token):
                 rejection = self._screen_checks(request)
@@ -506,9 +546,16 @@ class Guard:
                         raise _Refusal(responses.unavailable(), reason,
                                        f"context provider failed: {type(exc).__name__}") from None
                 question = Request(identity.principal, action, resource, context)
-            else:
-                question = _request(identity, action, resource, context, network_values)
-            return self._decide(identity, question, params, trail, rule)
+                return self._decide(identity, question, params, trail, rule)
+            question = _request(identity, action, resource, context, network_values)
+            reuse = None
+            if identity.generation is not None:
+                # Every clock read of this decision (the context's times, the token's lifetime) lies
+                # between `now` and this one: all in one second when these two agree.
+                second = int(now.timestamp())
+                if int(self.clock.time()) == second:
+                    reuse = Reusable(second, identity.generation, routes_version)
+            return self._decide(identity, question, params, trail, rule, reuse)
         except _Refusal as refusal:
             return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
                            detail=refusal.detail)
@@ -681,7 +728,11 @@ class Guard:
         realm = self.config.realm
         if self.authority is None:
             raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
+        generation: tuple[int, ...] | None = None
         try:
+            if self.reuse_generation is not None:
+                # Read before anything else, so that a write landing meanwhile leaves the answer stale.
+                generation = self.reuse_generation()
             session = self.authority.authenticate(token)
         except Exception as exc:  # classified below; never passes
             if _refusal_error(exc):
@@ -706,7 +757,8 @@ class Guard:
                 raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN,
                                f"session refused: {type(exc).__name__}") from None
             raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "loading the session's policies") from None
-        return Identity(principal, policy_set, context, source, session, trail.session_id, normalized)
+        return Identity(principal, policy_set, context, source, session, trail.session_id, normalized,
+                        generation if facts is not None else None)
 
     def _login_identity(self, login: str | Login, trail: _Trail) -> Identity:
         if isinstance(login, str):
@@ -797,7 +849,7 @@ class Guard:
             raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT, str(exc)) from None
 
     def _decide(self, identity: Identity, question: Request, params: Mapping[str, str], trail: _Trail,
-                rule: RouteRule) -> Verdict:
+                rule: RouteRule, reuse: Reusable | None = None) -> Verdict:
         try:
             decision = identity.policy_set.evaluate(question)
         except Exception as exc:  # PolicySet.evaluate should not raise; deny if it does
@@ -808,7 +860,7 @@ class Guard:
         if decision.allowed:
             iam = IamContext(trail.request_id, identity.principal, action, resource, decision, params,
                              identity.session, identity.source, rule=rule)
-            return Verdict(True, codes.ALLOWED, iam, decision=decision)
+            return Verdict(True, codes.ALLOWED, iam, decision=decision, reuse=reuse)
         if fresh_mfa_would_allow(identity.policy_set, question) is not None:
             bound = required_max_age(identity.policy_set, question)
             max_age = bound if bound is not None else self.config.step_up_max_age

@@ -1,0 +1,111 @@
+"""Allows remembered for the rest of their second, for a client that repeats the same request.
+
+Every input of an allow the guard decides for an iamguard session token is one of:
+- the request as the adapter received it (method, target, headers, peer, scheme) and the app's
+  routes, which do not change once the app serves requests;
+- what the token's authority answers for it, which is a function of the token's bytes, its
+  store's generation (every write that could change an answer moves it: revocations, policies,
+  keys, devices; see `Credentials.generation`) and the clock, through whole-second token
+  lifetimes and whole-second MFA ages;
+- the clock, through `aws:CurrentTime`, `aws:EpochTime` and `aws:MultiFactorAuthAge`, all whole
+  seconds.
+
+So the same request, under the same generation, within the same whole second of the clock,
+gets the same allow; the guard stamps such allows (`Verdict.reuse`) and a `VerdictMemo` gives
+them again without deciding anew. The key is the adapter's: everything it reads from the
+request, byte for byte (CACHE-04), so no two requests that could be told apart share an entry.
+Each recall re-reads the generation exactly as the authority's own caches do, so a revocation in
+this process applies to the next request (CACHE-01) and another process's within the same bound
+as before (CACHE-02). Anything else takes the guard's full path: a denial, a miss, the first
+request of a new second, an audit sink that wants allows (each allow then gets its own record),
+a route map changed since, or any error in reading the generation.
+
+Only allows are remembered, never for longer than the second they were decided in: at the first
+recall in a later second the whole memo is dropped, and with it every request it held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+from iamguard.web.guard import new_request_id
+from iamguard.web.request import IamContext
+
+if TYPE_CHECKING:
+    from iamguard.web.guard import Guard, Verdict
+
+DEFAULT_LIMIT = 1024  # requests remembered per second at most; more only empties the memo
+
+
+class _Remembered:
+    __slots__ = ("fields", "generation", "routes_version")
+
+    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext) -> None:
+        self.generation = generation
+        self.routes_version = routes_version
+        self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy
+
+
+class VerdictMemo:
+    """One adapter's memo over one guard. Thread-safe: the second and its entries are held in one
+    tuple that is replaced whole, and entries never change once stored."""
+
+    def __init__(self, guard: Guard, generation: Callable[[], tuple[int, ...]], *, limit: int = DEFAULT_LIMIT) -> None:
+        self._guard = guard
+        self._clock = guard.clock
+        self._generation = generation
+        self._limit = limit
+        self._current: tuple[int | None, dict[Hashable, _Remembered]] = (None, {})
+
+    @classmethod
+    def for_guard(cls, guard: Guard, *, limit: int = DEFAULT_LIMIT) -> VerdictMemo | None:
+        """A memo for `guard`, or None when its allows cannot be reused (see `Guard.reuse_generation`)."""
+        generation = guard.reuse_generation
+        return cls(guard, generation, limit=limit) if generation is not None else None
+
+    def recall(self, key: Hashable) -> IamContext | None:
+        """The handler's IamContext (with a request id of its own) for a request equal to one
+        allowed earlier in this second, or None: then decide it, and `remember` the verdict."""
+        second = int(self._clock.time())
+        held, entries = self._current
+        if held != second:
+            self._current = (second, {})
+            return None
+        try:
+            entry = entries.get(key)
+        except TypeError:  # an unhashable part (a header given as a list): not rememberable
+            return None
+        if entry is None:
+            return None
+        guard = self._guard
+        if entry.routes_version != guard.routes.version or \
+                (guard.config.audit_allows and guard.auditor.wants("Allow")):
+            return None
+        try:
+            if self._generation() != entry.generation:
+                return None
+        except Exception:  # the store cannot say: the full path meets the same error and answers it
+            return None
+        # A copy of a frozen value with one field changed, without dataclasses.replace's cost.
+        iam = object.__new__(IamContext)
+        fields = iam.__dict__
+        fields.update(entry.fields)
+        fields["request_id"] = new_request_id()
+        return iam
+
+    def remember(self, key: Hashable, verdict: Verdict) -> None:
+        """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided in."""
+        reuse = verdict.reuse
+        if reuse is None or verdict.iam is None or not verdict.allowed:
+            return
+        second, entries = self._current
+        if second != reuse.second:  # decided in another second than the memo holds now
+            return
+        if len(entries) >= self._limit:
+            entries = {}
+            self._current = (second, entries)
+        try:
+            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam)
+        except TypeError:  # unhashable key
+            return

@@ -39,12 +39,13 @@ DEFAULT_LIMIT = 1024  # requests remembered per second at most; more only emptie
 
 
 class _Remembered:
-    __slots__ = ("fields", "generation", "routes_version")
+    __slots__ = ("fields", "generation", "routes_version", "witness")
 
-    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext) -> None:
+    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext, witness: object) -> None:
         self.generation = generation
         self.routes_version = routes_version
         self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy
+        self.witness = witness
 
 
 class VerdictMemo:
@@ -67,6 +68,16 @@ class VerdictMemo:
     def recall(self, key: Hashable) -> IamContext | None:
         """The handler's IamContext (with a request id of its own) for a request equal to one
         allowed earlier in this second, or None: then decide it, and `remember` the verdict."""
+        found = self._recall(key)
+        return found[0] if found is not None else None
+
+    def recall_witnessed(self, key: Hashable) -> tuple[IamContext, object] | None:
+        """`recall`, with the witness the allow was remembered with: for an adapter whose key is
+        read before the framework routes the request, the routing result to compare once it
+        has (the request is decided anew when they differ)."""
+        return self._recall(key)
+
+    def _recall(self, key: Hashable) -> tuple[IamContext, object] | None:
         second = int(self._clock.time())
         held, entries = self._current
         if held != second:
@@ -92,10 +103,11 @@ class VerdictMemo:
         fields = iam.__dict__
         fields.update(entry.fields)
         fields["request_id"] = new_request_id()
-        return iam
+        return iam, entry.witness
 
-    def remember(self, key: Hashable, verdict: Verdict) -> None:
-        """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided in."""
+    def remember(self, key: Hashable, verdict: Verdict, witness: object = None) -> None:
+        """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided
+        in, with the `witness` that `recall_witnessed` hands back."""
         reuse = verdict.reuse
         if reuse is None or verdict.iam is None or not verdict.allowed:
             return
@@ -106,6 +118,6 @@ class VerdictMemo:
             entries = {}
             self._current = (second, entries)
         try:
-            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam)
+            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam, witness)
         except TypeError:  # unhashable key
             return

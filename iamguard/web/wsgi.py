@@ -100,3 +100,25 @@ def peer_and_scheme(environ: Mapping[str, Any]) -> tuple[str | None, str]:
 def query_bytes(environ: Mapping[str, Any]) -> bytes:
     query = environ.get("QUERY_STRING")
     return query.encode("latin-1", "replace") if isinstance(query, str) else b""
+
+
+def environ_key(environ: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Everything in `environ` that the guard reads, for the VerdictMemo: every string the server
+    put there (request line, headers, peer, scheme, in the server's order) but the peer's port,
+    which changes with every connection and is read by no one; and ProxyFix's originals. None when
+    a value the guard would read cannot be part of a key (a str subclass, unhashable originals)."""
+    items: list[tuple[str, str]] = []
+    for item in environ.items():
+        value = item[1]
+        if type(value) is str:
+            if item[0] != "REMOTE_PORT":
+                items.append(item)
+        elif isinstance(value, str):  # its own __eq__ or __hash__ could make two values one key
+            return None
+    originals = environ.get(_PROXY_FIX_ORIGINALS)
+    if originals is None:
+        return tuple(items)
+    if not isinstance(originals, Mapping):
+        return None
+    return (*items, (_PROXY_FIX_ORIGINALS, tuple(originals.items())))
+

@@ -19,7 +19,7 @@ from django.urls import Resolver404, resolve
 from django_iamguard.routing import allow_text, declared_rules, route_template
 from iamguard.web import RouteMap, RouteRule, WebRequest, WebResponse
 from iamguard.web.request import group_headers
-from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
+from iamguard.web.wsgi import environ_headers, environ_key, peer_and_scheme, query_bytes, raw_target
 
 _NO_ROUTES = RouteMap()  # for callers without a guard: function views' methods then come from their own rules
 
@@ -64,6 +64,30 @@ def connection_request(request: HttpRequest) -> WebRequest:
     described = WebRequest(path=request.path_info, native=request, **connection)
     described.prime_header_map(group_headers(described.headers))
     return described
+
+
+def connection_key(request: HttpRequest) -> tuple[Any, ...] | None:
+    """What `connection_request` reads, as a VerdictMemo key: the ASGI scope's request line,
+    headers, peer and scheme, or the WSGI environ's strings; and the path Django routes."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping):
+        client = scope.get("client")
+        headers = scope.get("headers", ())
+        return ("asgi", scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path", ""),
+                scope.get("query_string", b""), scope.get("scheme", "http"), client[0] if client else None,
+                headers if type(headers) is tuple else tuple(headers), request.path_info)
+    environ = environ_key(request.META)
+    return ("wsgi", environ, request.path_info) if environ is not None else None
+
+
+def route_witness(request: HttpRequest) -> tuple[Any, ...] | None:
+    """What `with_route` reads from Django's resolver result, compared (with ==) before a
+    remembered allow is given to a request routed after its key was read; None when unrouted."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None
+    return (request.path_info, match.func, match.route, tuple(match.captured_kwargs.items()),
+            tuple(match.namespaces))
 
 
 def with_route(base: WebRequest, request: HttpRequest, routes: RouteMap, *,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from iamguard.web import Guard
+from iamguard.web.memo import VerdictMemo
 
 SETTING = "IAMGUARD"
 _KEYS = frozenset({"GUARD", "STRICT", "PUBLIC_NAMESPACES"})
@@ -32,6 +33,8 @@ class IamGuardSettings:
     guard: Guard
     strict: bool = False
     public_namespaces: frozenset[str] = frozenset()
+    # Allows given again to a repeated request (iamguard.web.memo); a new setting starts afresh.
+    memo: VerdictMemo | None = field(default=None, compare=False, repr=False)
 
 
 _lock = threading.Lock()
@@ -80,8 +83,9 @@ def load() -> IamGuardSettings:
         strict = raw.get("STRICT", False)
         if not isinstance(strict, bool):
             raise ImproperlyConfigured(f"{SETTING}['STRICT'] must be True or False")
-        _current = IamGuardSettings(_guard_from(raw["GUARD"]), strict,
-                                    _namespaces(raw.get("PUBLIC_NAMESPACES", ())))
+        guard = _guard_from(raw["GUARD"])
+        _current = IamGuardSettings(guard, strict, _namespaces(raw.get("PUBLIC_NAMESPACES", ())),
+                                    VerdictMemo.for_guard(guard))
         return _current
 
 

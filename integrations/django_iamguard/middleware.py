@@ -18,11 +18,11 @@ from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
 
 from django_iamguard import conf
-from django_iamguard.adapter import connection_request, unrouted_allow, with_route
+from django_iamguard.adapter import connection_key, connection_request, route_witness, unrouted_allow, with_route
 from django_iamguard.checks import route_reports
 from django_iamguard.enforce import answer, internal_failure, logger, refusal
 from iamguard import audit as codes
-from iamguard.web import Guard, IamContext, Rejection, UnmappedRoutesError, WebRequest
+from iamguard.web import Guard, IamContext, Rejection, UnmappedRoutesError, Verdict, WebRequest
 
 
 def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
@@ -45,7 +45,10 @@ def _private(request: HttpRequest, response: Any) -> Any:
     revocation or to another caller (spec CACHE-01)."""
     iam = getattr(request, "iam", None)
     if isinstance(iam, IamContext) and not iam.anonymous and isinstance(response, HttpResponseBase):
-        patch_cache_control(response, private=True)
+        if response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True)
+        else:  # what patch_cache_control writes then, without parsing a header that is not there
+            response["Cache-Control"] = "private"
     return response
 
 
@@ -79,11 +82,21 @@ class IamGuardMiddleware:
         try:
             current = conf.load()
             guard = current.guard
+            urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+            if current.memo is not None:
+                connection = connection_key(request)
+                if connection is not None:
+                    key = request._iamguard_key = (connection, urlconf)  # type: ignore[attr-defined]
+                    recalled = current.memo.recall_witnessed(key)
+                    if recalled is not None:
+                        # This very request passed screening (a function of the request alone) and
+                        # was allowed earlier in this second; process_view checks the routing.
+                        request._iamguard_recalled = recalled  # type: ignore[attr-defined]
+                        return None
             described = connection_request(request)
             # Kept for process_view: the decision then reads the request as the server gave it,
             # under WSGI as under ASGI, whatever later middleware does to request.META.
             request._iamguard_connection = described  # type: ignore[attr-defined]
-            urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
             if strict_problems(current, str(urlconf)) and current.strict:
                 rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
             else:
@@ -116,16 +129,49 @@ class IamGuardMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                      ) -> HttpResponse | None:
+        if _recalled(request):
+            return None
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
         guard, web = described
-        return answer(request, guard.check_sync(web))
+        return answer(request, _remembered(request, guard.check_sync(web)))
 
     async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                                   ) -> HttpResponse | None:
+        if _recalled(request):
+            return None
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
         guard, web = described
-        return answer(request, await guard.check(web))
+        return answer(request, _remembered(request, await guard.check(web)))
+
+
+def _recalled(request: HttpRequest) -> bool:
+    """Whether the allow recalled before routing holds for the route Django resolved (then
+    `request.iam` is set); otherwise the request is decided as usual."""
+    recalled = request.__dict__.pop("_iamguard_recalled", None)
+    if recalled is None:
+        return False
+    iam, witness = recalled
+    try:
+        if witness is None or witness != route_witness(request):
+            return False
+    except Exception:  # a routing result that cannot be compared: decide anew
+        return False
+    request.iam = iam  # type: ignore[attr-defined]
+    return True
+
+
+def _remembered(request: HttpRequest, verdict: Verdict) -> Verdict:
+    """`verdict`, kept in the memo (when it may be) under the key read before routing."""
+    key = request.__dict__.get("_iamguard_key")
+    if key is not None and verdict.reuse is not None:
+        try:
+            memo = conf.load().memo
+            if memo is not None:
+                memo.remember(key, verdict, route_witness(request))
+        except Exception:  # not remembered: the next request is decided anew
+            logger.error("django_iamguard: an allow could not be remembered")
+    return verdict

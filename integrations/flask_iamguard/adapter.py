@@ -17,7 +17,7 @@ from flask_iamguard.routing import blueprint_chain, declared_rules, route_templa
 from iamguard.web import RouteRule, WebRequest, WebResponse
 from iamguard.web.request import group_headers
 from iamguard.web.target import DEFAULT_METHODS
-from iamguard.web.wsgi import environ_headers, peer_and_scheme, query_bytes, raw_target
+from iamguard.web.wsgi import environ_headers, environ_key, peer_and_scheme, query_bytes, raw_target
 
 # What one (rule, method) means to the guard, remembered per app: Werkzeug's rules and Flask's
 # view functions do not change once an app serves requests. Entries keep the rule and view they
@@ -80,6 +80,20 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
     )
     described.prime_header_map(group_headers(headers))
     return described
+
+
+def request_key(request: Request) -> tuple[Any, ...] | None:
+    """What `web_request` reads, as a VerdictMemo key: the environ's strings and Werkzeug's match
+    (the rule by identity: rules live as long as their app, and each app has a memo of its own).
+    None for a request Werkzeug did not route."""
+    url_rule = request.url_rule
+    if url_rule is None:
+        return None
+    connection = environ_key(request.environ)
+    if connection is None:
+        return None
+    view_args = request.view_args
+    return (connection, id(url_rule), tuple(view_args.items()) if view_args else ())
 
 
 def flask_response(response: WebResponse) -> Response:

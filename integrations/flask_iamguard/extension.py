@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from flask_iamguard.adapter import RouteCache, flask_response, sent_method, web_request
+from flask_iamguard.adapter import RouteCache, flask_response, request_key, sent_method, web_request
 from flask_iamguard.routing import route_entries
 from iamguard import audit as codes
 from iamguard.web import (
@@ -35,6 +35,7 @@ from iamguard.web import (
 )
 from iamguard.web import responses as shapes
 from iamguard.web.guard import ContextProvider
+from iamguard.web.memo import VerdictMemo
 from iamguard.web.routes import lookup_method
 
 logger = logging.getLogger("flask_iamguard")
@@ -84,6 +85,7 @@ class _AppState:
     strict: bool
     problems: str | None = None
     routes: RouteCache = field(default_factory=dict)
+    memo: VerdictMemo | None = None  # allows given again to a repeated request (iamguard.web.memo)
 
 
 def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
@@ -139,7 +141,8 @@ class IamGuard:
             raise TypeError("IamGuard needs a Guard: IamGuard(app, guard=...) or init_app(app, guard=...)")
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("flask_iamguard is already initialised on this app")
-        app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict)
+        app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict,
+                                                  memo=VerdictMemo.for_guard(chosen))
         # First in line: no other hook sees a request the guard has not decided on.
         app.before_request_funcs.setdefault(None, []).insert(0, self._before_request)
         app.cli.add_command(self._routes_command())
@@ -157,11 +160,24 @@ class IamGuard:
     def _before_request(self) -> Response | None:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         state = self._state(app)
-        g.pop("iam", None)  # never a previous request's decision (CACHE-05)
+        app_globals = g._get_current_object()  # type: ignore[attr-defined]
+        app_globals.pop("iam", None)  # never a previous request's decision (CACHE-05)
         if state is None:  # init_app ran for another app sharing this hook: cannot decide
             return _internal_failure(self.guard, RuntimeError("flask_iamguard is not initialised on this app"))
         try:
+            memo = state.memo
+            key = None
+            if memo is not None:
+                current: Request = request._get_current_object()  # type: ignore[attr-defined]
+                key = request_key(current)
+                iam = memo.recall(key) if key is not None else None
+                if iam is not None:  # this very request was allowed earlier in this second
+                    current.environ[_DECIDED] = app_globals.iam = iam
+                    _keep_private(iam)
+                    return None
             verdict = self._decide(app, state)
+            if key is not None and memo is not None and verdict is not None:
+                memo.remember(key, verdict)
         except Exception as exc:  # only the adapter's own code can raise here; never an allow
             return _internal_failure(state.guard, exc)
         if verdict is None:

@@ -26,38 +26,15 @@ from starlette.routing import Route
 from iamguard.asgi import Iam, IamMiddleware
 from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
-from iamguard.credentials import AccessKeyCredentials
 from iamguard.store.database import StoreError
 from iamguard.web import Guard, rule
 from iamguard.web.guard import Reusable, Verdict
 from iamguard.web.memo import VerdictMemo
 from iamguard.web.request import IamContext
+from iamguard.web.wsgi import environ_key
 from tests.credentials.conftest import Env, build_env
 from tests.web.asgi_support import RawResponse, call_raw
-
-TENANT = "111122223333"
-ORDER = "arn:app:orders::{tenant}:order/{order_id}"
-ALICE = f"arn:aws:iam::{TENANT}:user/alice"
-
-READ_ORDERS = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "Read", "Effect": "Allow", "Action": "orders:GetOrder", "Resource": f"arn:app:orders::{TENANT}:order/*",
-     "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}},
-    {"Sid": "NotFromThere", "Effect": "Deny", "Action": "*", "Resource": "*",
-     "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}},
-    {"Sid": "NotWithThatAgent", "Effect": "Deny", "Action": "*", "Resource": "*",
-     "Condition": {"StringLike": {"aws:UserAgent": "evil*"}}},
-    {"Sid": "NotOrderSeven", "Effect": "Deny", "Action": "*", "Resource": f"arn:app:orders::{TENANT}:order/7"}]}
-FRESH_MFA = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "orders:GetOrder", "Resource": "*",
-     "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
-                   "NumericLessThanEquals": {"aws:MultiFactorAuthAge": "60"}}}]}
-
-
-class DenialsOnly(MemorySink):
-    """An audit sink that keeps denials only, as the default logging sink does with INFO off."""
-
-    def wants(self, effect: str) -> bool:
-        return effect == "Deny"
+from tests.web.memo_support import ALICE, ORDER, TENANT, DenialsOnly, session_tokens
 
 
 class Shop:
@@ -100,30 +77,10 @@ class Shop:
         return asyncio.run(call_raw(self.app, method, target, sent, client=(peer, 5000)))
 
 
-def _tokens(env: Env) -> dict[str, str]:
-    directory, creds = env.directory, env.creds
-    directory.create_user("alice")
-    directory.tag_user("alice", {"team": "blue"})
-    directory.attach_user_policy("alice", directory.create_policy("Read", READ_ORDERS).arn)
-    key = creds.create_access_key("alice")
-    alice = AccessKeyCredentials(key.access_key_id, key.secret_access_key)
-    directory.create_user("bob")
-    directory.put_user_policy("bob", "fresh", FRESH_MFA)
-    key = creds.create_access_key("bob")
-    bob = AccessKeyCredentials(key.access_key_id, key.secret_access_key)
-    device = env.enabled_device("bob")
-    return {
-        "alice": creds.get_session_token(alice).token,
-        "alice2": creds.get_session_token(alice).token,
-        "bob": creds.get_session_token(bob).token,
-        "bob_mfa": creds.get_session_token(bob, serial_number=device.serial_number, mfa_code=env.code(device)).token,
-    }
-
-
 @pytest.fixture
 def shop(tmp_path: Path) -> tuple[Shop, dict[str, str]]:
     env = build_env("memory", tmp_path)
-    tokens = _tokens(env)
+    tokens = session_tokens(env)
     return Shop(env), tokens
 
 
@@ -225,7 +182,7 @@ def test_denials_are_never_remembered(shop: tuple[Shop, dict[str, str]]) -> None
 
 def test_a_sink_that_wants_allows_gets_every_allow(tmp_path: Path) -> None:
     env = build_env("memory", tmp_path)
-    tokens = _tokens(env)
+    tokens = session_tokens(env)
     app = Shop(env, sink=MemorySink())  # keeps everything
     assert [app.get(tokens["alice"]).status for _ in range(3)] == [200, 200, 200]
     assert app.decided == 3
@@ -256,7 +213,7 @@ def test_a_route_map_change_decides_again(shop: tuple[Shop, dict[str, str]]) -> 
 
 def test_off_when_turned_off_or_when_an_input_is_the_app_s_own(tmp_path: Path) -> None:
     env = build_env("memory", tmp_path)
-    tokens = _tokens(env)
+    tokens = session_tokens(env)
     app = Shop(env, reuse=False)
     assert [app.get(tokens["alice"]).status for _ in range(3)] == [200, 200, 200] and app.decided == 3
     creds = env.creds
@@ -331,7 +288,7 @@ STEPS = st.lists(st.one_of(
 def test_the_memo_never_changes_an_answer(tmp_path_factory: pytest.TempPathFactory,
                                           steps: list[tuple[Any, ...]]) -> None:
     env = build_env("memory", tmp_path_factory.mktemp("memo"))
-    tokens = _tokens(env)
+    tokens = session_tokens(env)
     remembering, deciding = Shop(env, reuse=True), Shop(env, reuse=False)
     for step in steps:
         if step[0] == "get":
@@ -366,3 +323,22 @@ def test_middleware_keeps_a_memo_only_with_a_reusing_guard(shop: tuple[Shop, dic
 
     assert IamMiddleware(inner, app.guard)._memo is not None
     assert IamMiddleware(inner, Guard(app.env.creds, clock=FrozenClock()))._memo is None
+
+
+# ---- the WSGI key ------------------------------------------------------------------------------
+
+def test_the_environ_key_holds_every_string_but_the_peer_port() -> None:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/orders/1", "REMOTE_ADDR": "192.0.2.1",
+                               "REMOTE_PORT": "50000", "HTTP_AUTHORIZATION": "Bearer a", "wsgi.input": object()}
+    key = environ_key(environ)
+    assert key == environ_key({**environ, "REMOTE_PORT": "50001", "wsgi.input": object()})  # another connection
+    assert key != environ_key({**environ, "HTTP_AUTHORIZATION": "Bearer b"})
+    assert key != environ_key({**environ, "HTTP_X_ANYTHING": "1"})
+    proxied = {**environ, "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "10.0.0.1"}}
+    assert environ_key(proxied) != environ_key({**environ, "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "10.0.0.2"}})
+
+    class Text(str):  # its own comparison could make two values one key: no key at all
+        pass
+
+    assert environ_key({**environ, "HTTP_AUTHORIZATION": Text("Bearer a")}) is None
+    assert environ_key({**environ, "werkzeug.proxy_fix.orig": ["not", "a", "mapping"]}) is None

@@ -3,9 +3,12 @@
 Each framework serves `GET /orders/{order_id}` bare and protected, driven in-process by the same
 client (`bench.web.clients`); Starlette is also shown behind a pycasbin middleware. The principal
 is warm: its token has been verified and its policies resolved before timing, so the figure is
-the steady-state cost of a protected request. Contenders take turns in short slices, in a
-rotating order, and the overhead is the median over rounds of each round's own ratio, so a
-neighbour's burst of load on the shared machine hits both sides of a ratio alike.
+the steady-state cost of a protected request. Each protected app is measured twice: with the
+default settings, where the repeated request is answered from the VerdictMemo, and with
+`reuse_allows=False`, where every request is decided (what a request that repeats nothing costs).
+Contenders take turns in short slices, in a rotating order, and the overhead is the median over
+rounds of each round's own ratio, so a neighbour's burst of load on the shared machine hits both
+sides of a ratio alike.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bench.suite import BenchConfig, Log, RowError, Section, Target
 from bench.web.frameworks import (
     BARE,
     BUILDERS,
+    DECIDED_LABEL,
     IAMGUARD,
     Contender,
     Framework,
@@ -143,10 +147,16 @@ def render(runs: list[FrameworkRun], missing: list[Unavailable], schedule: Sched
         f"- Route `GET {ROUTE}`, request `GET {PATH}`, answering `hello` as plain text. Protected apps "
         f"map the route to `{ACTION}` on `arn:app:orders::<tenant>:order/{{order_id}}` (route map, one "
         "rule); the reader holds one managed policy allowing it. Every timed request carries the reader's "
-        "session token (an EdDSA JWT from `get_session_token`) and goes through the production path: "
+        "session token (an EdDSA JWT from `get_session_token`).",
+        "- `iamguard` rows: the default settings. The client repeats one request, so after the first request "
+        "of each second the VerdictMemo (`iamguard.web.memo`) answers: the same request, under the same "
+        "store generation (read on every request, so a revocation counts on the next one), in the same "
+        "second of the clock, gets the allow again without the token check, the policies or the evaluator.",
+        f"- `{DECIDED_LABEL}` rows: `reuse_allows=False`, so every request takes the whole production path: "
         "`Credentials.authenticate(token)` (with whatever it checks or caches per request), the principal's "
         "policies (resolution cached), the decision, and the audit step, which skips building the allow's "
-        "record because the `iamguard.audit` logger is at its default level (INFO off).",
+        "record because the `iamguard.audit` logger is at its default level (INFO off). A request that "
+        "repeats no earlier one in its second (another order, another client, a new second) costs this.",
         "- Drivers, the same for every app of a framework: "
         + "; ".join(f"{run.name}: {run.driver}" for run in runs)
         + ". In process, one request at a time and no sockets: the difference is the apps' own cost. "

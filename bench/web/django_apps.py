@@ -51,5 +51,11 @@ class DjangoSite:
             self._settings.disable()
             raise
 
+    def guarded_by(self, guard: Any) -> Any:
+        """A context in which both handlers read `guard` from the IAMGUARD setting."""
+        from django.test.utils import override_settings
+
+        return override_settings(IAMGUARD={"GUARD": guard})
+
     def close(self) -> None:
         self._settings.disable()

@@ -21,9 +21,9 @@ def bare() -> Flask:
     return _app()
 
 
-def with_iamguard(tenant: WebTenant) -> Flask:
+def with_iamguard(tenant: WebTenant, *, reuse_allows: bool = True) -> Flask:
     from flask_iamguard import IamGuard
 
     app = _app()
-    IamGuard(app, guard=tenant.guard())
+    IamGuard(app, guard=tenant.guard(reuse_allows=reuse_allows))
     return app

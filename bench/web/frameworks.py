@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
-from bench.web.clients import AsgiApp, AsgiClient, Client, WsgiClient
+from bench.web.clients import AsgiApp, AsgiClient, Client, Slice, WsgiClient
 from bench.web.tenant import HELLO, PATH, WebTenant
 from iamguard.audit import AUDIT_LOGGER
 
@@ -16,6 +16,8 @@ BARE = "bare"
 IAMGUARD = "iamguard"
 PEER = "peer"
 DIAGNOSTIC = "diagnostic"  # a setup no one should deploy, shown to put the others in proportion
+DECIDED = "decided"  # iamguard with reuse_allows=False: what a request that is no repeat costs
+DECIDED_LABEL = "iamguard, every request decided"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def starlette(tenant: WebTenant) -> Framework:
     contenders = (
         Contender("bare", BARE, client(apps.bare()), None),
         Contender("iamguard", IAMGUARD, client(apps.with_iamguard(tenant)), tenant.reader_token),
+        Contender(DECIDED_LABEL, DECIDED, client(apps.with_iamguard(tenant, reuse_allows=False)),
+                  tenant.reader_token),
         Contender("token table, no policy (floor)", DIAGNOSTIC, client(apps.with_token_table(tenant)),
                   tenant.reader_token,
                   "a pure ASGI middleware that finds the bearer token and looks it up in a dict, then calls "
@@ -71,16 +75,19 @@ def starlette_served(tenant: WebTenant) -> Framework:
     from bench.web import starlette_apps as apps
     from bench.web.loopback import PIPELINE_DEPTH, LoopbackClient
 
-    bare_client = LoopbackClient(apps.bare(), PATH)
+    clients: list[LoopbackClient] = []
     try:
-        protected = LoopbackClient(apps.with_iamguard(tenant), PATH)
+        for app in (apps.bare(), apps.with_iamguard(tenant), apps.with_iamguard(tenant, reuse_allows=False)):
+            clients.append(LoopbackClient(app, PATH))
     except BaseException:
-        bare_client.close()
+        for client in clients:
+            client.close()
         raise
-    # The bare app gets the reader's token too: both servers parse the very same request bytes.
+    # The bare app gets the reader's token too: every server parses the very same request bytes.
     contenders = (
-        Contender("bare", BARE, bare_client, tenant.reader_token),
-        Contender("iamguard", IAMGUARD, protected, tenant.reader_token),
+        Contender("bare", BARE, clients[0], tenant.reader_token),
+        Contender("iamguard", IAMGUARD, clients[1], tenant.reader_token),
+        Contender(DECIDED_LABEL, DECIDED, clients[2], tenant.reader_token),
     )
     driver = (f"uvicorn (its default HTTP/1.1 parser) on 127.0.0.1, one keep-alive connection, requests "
               f"pipelined {PIPELINE_DEPTH} deep by a load generator in a process of its own")
@@ -94,6 +101,8 @@ def flask(tenant: WebTenant) -> Framework:
     contenders = (
         Contender("bare", BARE, WsgiClient(apps.bare().wsgi_app, PATH), None),
         Contender("iamguard", IAMGUARD, WsgiClient(protected.wsgi_app, PATH), tenant.reader_token),
+        Contender(DECIDED_LABEL, DECIDED, WsgiClient(apps.with_iamguard(tenant, reuse_allows=False).wsgi_app, PATH),
+                  tenant.reader_token),
     )
     return Framework("Flask", "`app.wsgi_app(environ, start_response)`", contenders,
                      lambda: _close(contenders))
@@ -103,9 +112,12 @@ def django(tenant: WebTenant) -> Framework:
     from bench.web.django_apps import DjangoSite
 
     site = DjangoSite(tenant.guard())
+    deciding = tenant.guard(reuse_allows=False)
     contenders = (
         Contender("bare", BARE, WsgiClient(site.bare, PATH), None),
         Contender("iamguard", IAMGUARD, WsgiClient(site.protected, PATH), tenant.reader_token),
+        Contender(DECIDED_LABEL, DECIDED, GuardSwitched(WsgiClient(site.protected, PATH),
+                                                        lambda: site.guarded_by(deciding)), tenant.reader_token),
     )
 
     def close() -> None:
@@ -113,6 +125,26 @@ def django(tenant: WebTenant) -> Framework:
         site.close()
 
     return Framework("Django", "`WSGIHandler()(environ, start_response)`", contenders, close)
+
+
+class GuardSwitched:
+    """A client whose requests are served under another guard (Django reads its guard from the
+    one settings object of the process): switched in around each batch, outside the timing."""
+
+    def __init__(self, client: Client, switched: Callable[[], AbstractContextManager[None]]) -> None:
+        self.client = client
+        self.switched = switched
+
+    def answer(self, token: str | None) -> tuple[int, bytes]:
+        with self.switched():
+            return self.client.answer(token)
+
+    def run_for(self, token: str | None, seconds: float, expected: int = 200) -> Slice:
+        with self.switched():
+            return self.client.run_for(token, seconds, expected)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 BUILDERS: dict[str, Callable[[WebTenant], Framework]] = {

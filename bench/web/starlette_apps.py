@@ -29,8 +29,8 @@ def bare() -> Starlette:
     return _app()
 
 
-def with_iamguard(tenant: WebTenant) -> Starlette:
-    return _app([Iam(tenant.guard()).middleware()])
+def with_iamguard(tenant: WebTenant, *, reuse_allows: bool = True) -> Starlette:
+    return _app([Iam(tenant.guard(reuse_allows=reuse_allows)).middleware()])
 
 
 class TokenTableMiddleware:

@@ -33,12 +33,13 @@ class WebTenant:
     reader_token: str = field(repr=False)  # allowed to GET the route
     outsider_token: str = field(repr=False)  # authenticated, allowed nothing
 
-    def guard(self, authority: SessionAuthority | None = None) -> Guard:
+    def guard(self, authority: SessionAuthority | None = None, *, reuse_allows: bool = True) -> Guard:
         """The guard every iamguard-protected app uses: the route map's one rule, default settings
-        otherwise (audit to the `iamguard.audit` logger, system clock). `authority` replaces the
-        credentials as the session authority (the diagnostic contender)."""
+        otherwise (audit to the `iamguard.audit` logger, system clock, allows reused within their
+        second). `authority` replaces the credentials as the session authority (the diagnostic
+        contender); `reuse_allows=False` decides every request (the "every request decided" rows)."""
         return Guard(authority if authority is not None else self.credentials, tenant=TENANT,
-                     routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)])
+                     routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)], reuse_allows=reuse_allows)
 
 
 def _token(credentials: Credentials, user_name: str) -> str:

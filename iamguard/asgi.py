@@ -210,8 +210,9 @@ def _private_responses(send: Send) -> Send:
 
 def _request_key(scope: Scope) -> tuple[Any, ...] | None:
     """Everything of an HTTP scope that the guard and a router of starlette's own routes read,
-    for the VerdictMemo; None when an outer router already put path parameters in the scope."""
-    if scope.get("path_params"):
+    for the VerdictMemo; None when an outer router already left path parameters or FastAPI
+    matching state in the scope."""
+    if scope.get("path_params") or "fastapi" in scope:
         return None
     client = scope.get("client")
     headers = scope["headers"]

@@ -377,16 +377,23 @@ def find_router(app: Any) -> Any:
     return None
 
 
+# FastAPI's endpoint routes match as starlette's do, plus matching state that FastAPI's own
+# included routers leave in scope["fastapi"] (absent from a scope no router has seen yet). Named,
+# not imported: importing FastAPI is slow, and an app that does not use it has none of them.
+_FASTAPI_LEAVES = frozenset({("fastapi.routing", "APIRoute"), ("fastapi.routing", "APIWebSocketRoute")})
+
+
 def reads_scope_only(router: Any) -> bool:
-    """Whether `resolve` answers from the scope's type, method, path, root path, headers and
-    path parameters alone, for every request: each route of the router, behind every mount and
-    host, is one of starlette's own route classes exactly (FastAPI's keep matching state of their
-    own; any other class may read anything)."""
+    """Whether `resolve` answers from the scope's type, method, path, root path, headers, path
+    parameters and FastAPI matching state alone, for every request: each route of the router,
+    behind every mount and host, is one of starlette's own route classes or FastAPI's endpoint
+    routes exactly (FastAPI's included routers match lazily; any other class may read anything)."""
     pending = list(getattr(router, "routes", None) or ())
     seen: set[int] = set()
     while pending:
         route = pending.pop()
-        if type(route) not in _PURE_MATCHERS:
+        kind = type(route)
+        if kind not in _PURE_MATCHERS and (kind.__module__, kind.__qualname__) not in _FASTAPI_LEAVES:
             return False
         if id(route) not in seen:  # an app mounted inside itself is walked once
             seen.add(id(route))

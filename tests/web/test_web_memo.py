@@ -342,3 +342,35 @@ def test_the_environ_key_holds_every_string_but_the_peer_port() -> None:
 
     assert environ_key({**environ, "HTTP_AUTHORIZATION": Text("Bearer a")}) is None
     assert environ_key({**environ, "werkzeug.proxy_fix.orig": ["not", "a", "mapping"]}) is None
+
+
+# ---- FastAPI: endpoint routes are remembered, included routers are not ------------------------
+
+def _fastapi(shop: Shop, *, included: bool) -> Any:
+    from fastapi import APIRouter, FastAPI
+
+    api = FastAPI()
+    router = APIRouter() if included else api.router
+
+    @router.get("/orders/{order_id}")
+    async def get_order(order_id: int) -> dict[str, int]:
+        return {"order": order_id}
+
+    if included:
+        api.include_router(router)
+    api.add_middleware(IamMiddleware, iam=shop.guard)
+    return api
+
+
+@pytest.mark.parametrize(("included", "decided"), [(False, 1), (True, 3)])
+def test_fastapi_endpoint_routes_are_remembered(shop: tuple[Shop, dict[str, str]], included: bool,
+                                                decided: int) -> None:
+    app, tokens = shop
+    api = _fastapi(app, included=included)
+    bearer = [("authorization", f"Bearer {tokens['alice']}")]
+    answers = [asyncio.run(call_raw(api, "GET", b"/orders/1", bearer)) for _ in range(3)]
+    assert [(answer.status, answer.body) for answer in answers] == [(200, b'{"order":1}')] * 3
+    assert app.decided == decided
+    # A spelling the handler would read as another value is refused, and never remembered.
+    refused = [asyncio.run(call_raw(api, "GET", b"/orders/01", bearer)).status for _ in range(2)]
+    assert refused == [400, 400] and app.decided == decided + 2

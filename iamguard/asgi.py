@@ -24,6 +24,10 @@ denial response when the server supports the `websocket.http.response` extension
 
 The decorators and the dependency also work without the middleware; with it they re-check that
 the router dispatched the request with the same path parameters the middleware authorized.
+
+An HTTP request equal to one the middleware allowed earlier in the same second (every scope field
+the guard and the router read, headers included) gets that allow again from the middleware's
+`VerdictMemo` (see `iamguard.web.memo`), for routers whose matching reads the scope alone.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The ASGI adapter (`iamguard.asgi`), `flask_iamguard` and `django_iamguard` are thin: each turns
 its framework's request into a `WebRequest`, asks one `Guard`, and either runs the handler or
 sends the `WebResponse` the guard built. The same request therefore gets the same answer from
-every adapter.
+every adapter. Each adapter also keeps a `VerdictMemo` (`iamguard.web.memo`): the allows of the
+current second, given again to requests equal to them without deciding anew.
 
 Building a guard
 ----------------

@@ -219,7 +219,7 @@ def _request_key(scope: Scope) -> tuple[Any, ...] | None:
     if scope.get("path_params") or "fastapi" in scope:
         return None
     client = scope.get("client")
-    headers = scope["headers"]
+    headers = scope.get("headers", ())  # as web_request reads it: a scope without headers is decided, not a crash
     return (scope["method"], scope["path"], scope.get("raw_path"), scope.get("root_path", ""),
             scope.get("query_string", b""), scope.get("scheme"), client[0] if client else None,
             headers if type(headers) is tuple else tuple(headers), scope.get("app"))

@@ -86,8 +86,12 @@ class CredentialsConfig:
         if self.signing_algorithm not in SIGNING_ALGORITHMS:
             raise ConfigurationError(
                 f"signing_algorithm must be one of {', '.join(SIGNING_ALGORITHMS)}, not {self.signing_algorithm!r}")
-        if not 0 <= self.leeway_seconds <= MAX_LEEWAY_SECONDS:
-            raise ConfigurationError(f"leeway_seconds must be between 0 and {MAX_LEEWAY_SECONDS}")
+        # Whole seconds: token lifetimes then change only at a second's start, which the guard's
+        # VerdictMemo relies on (a fraction would expire a token in the middle of a second).
+        if isinstance(self.leeway_seconds, bool) or not isinstance(self.leeway_seconds, int) or \
+                not 0 <= self.leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ConfigurationError(
+                f"leeway_seconds must be a whole number of seconds between 0 and {MAX_LEEWAY_SECONDS}")
         if not self.issuer or not self.audience:
             raise ConfigurationError("issuer and audience must be non-empty strings")
         if self.max_token_lifetime < MIN_SESSION_SECONDS:

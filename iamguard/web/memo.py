@@ -45,6 +45,9 @@ class _Remembered:
         self.generation = generation
         self.routes_version = routes_version
         self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy
+        # A dict of its own, copied again for every recall: a handler that changes the one it was
+        # given must change neither the memo nor another request's.
+        self.fields["path_params"] = dict(iam.path_params)
         self.witness = witness
 
 
@@ -103,6 +106,7 @@ class VerdictMemo:
         fields = iam.__dict__
         fields.update(entry.fields)
         fields["request_id"] = new_request_id()
+        fields["path_params"] = dict(fields["path_params"])
         return iam, entry.witness
 
     def remember(self, key: Hashable, verdict: Verdict, witness: object = None) -> None:

@@ -16,6 +16,7 @@ Method rules (spec MAP-12, CSRF-02):
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,12 @@ def lookup_method(method: str) -> str:
     return "GET" if method == "HEAD" else method
 
 
+# Versions are drawn from one counter for every map, so that no two states of any two maps share a
+# version: a map put in place of another (`guard.routes = RouteMap(...)`) never looks unchanged to
+# a caller that kept only the number (the VerdictMemo).
+_VERSIONS = itertools.count(1)
+
+
 class RouteMap:
     """Rules keyed by (method, route template). Templates are compared exactly as the router
     spells them (case-sensitive, `{name}` or `{name:convertor}` as written on the route)."""
@@ -268,12 +275,12 @@ class RouteMap:
     def __init__(self, rules: Iterable[RouteRule] = ()) -> None:
         self._rules: dict[tuple[str, str], RouteRule] = {}
         self._any_method: dict[str, RouteRule] = {}
-        self.version = 0  # moves on every add: lets callers keep lookup results until it does
+        self.version = next(_VERSIONS)  # moves on every add: lets callers keep lookup results until it does
         for item in rules:
             self.add(item)
 
     def add(self, item: RouteRule) -> None:
-        self.version += 1
+        self.version = next(_VERSIONS)
         if item.path is None:
             raise RouteConfigError("a route map rule needs path=... (the route template it protects)")
         if item.methods is None:

@@ -122,3 +122,13 @@ def environ_key(environ: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return None
     return (*items, (_PROXY_FIX_ORIGINALS, tuple(originals.items())))
 
+
+def environ_of_key(key: tuple[Any, ...]) -> dict[str, Any]:
+    """An environ holding everything `environ_key` kept: what the guard reads from the environ
+    the key was made of, whatever has been done to that environ since."""
+    environ = dict(key)
+    originals = environ.get(_PROXY_FIX_ORIGINALS)
+    if originals is not None:
+        environ[_PROXY_FIX_ORIGINALS] = dict(originals)
+    return environ
+

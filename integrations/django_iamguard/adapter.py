@@ -56,11 +56,13 @@ def sent_method(request: HttpRequest) -> str:
     return method if isinstance(method, str) else str(request.method)
 
 
-def connection_request(request: HttpRequest) -> WebRequest:
+def connection_request(request: HttpRequest, environ: Mapping[str, Any] | None = None) -> WebRequest:
     """What the server says about `request` (method, target, headers, peer), without a route:
-    the guard screens it before Django resolves anything, and treats it as unmapped."""
+    the guard screens it before Django resolves anything, and treats it as unmapped. Under WSGI,
+    `environ` (the environ as it was when the request was screened) replaces `request.META`."""
     scope = getattr(request, "scope", None)
-    connection = _from_scope(scope) if isinstance(scope, Mapping) else _from_environ(request.META)
+    connection = _from_scope(scope) if isinstance(scope, Mapping) else \
+        _from_environ(environ if environ is not None else request.META)
     described = WebRequest(path=request.path_info, native=request, **connection)
     described.prime_header_map(group_headers(described.headers))
     return described

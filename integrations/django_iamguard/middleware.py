@@ -23,6 +23,7 @@ from django_iamguard.checks import route_reports
 from django_iamguard.enforce import answer, internal_failure, logger, refusal
 from iamguard import audit as codes
 from iamguard.web import Guard, IamContext, Rejection, UnmappedRoutesError, Verdict, WebRequest
+from iamguard.web.wsgi import environ_of_key
 
 
 def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
@@ -122,7 +123,7 @@ class IamGuardMiddleware:
             guard = current.guard
             base = getattr(request, "_iamguard_connection", None)
             if not isinstance(base, WebRequest):
-                base = connection_request(request)
+                base = connection_request(request, _environ_as_screened(request))
             return guard, with_route(base, request, guard.routes, public_namespaces=current.public_namespaces)
         except Exception as exc:  # never an allow
             return internal_failure(guard, request, exc)
@@ -146,6 +147,16 @@ class IamGuardMiddleware:
             return described
         guard, web = described
         return answer(request, _remembered(request, await guard.check(web)))
+
+
+def _environ_as_screened(request: HttpRequest) -> dict[str, Any] | None:
+    """For a request recalled before routing and then decided anew (its routing differed): under
+    WSGI, the environ as the server gave it (kept in the memo key), not as later middleware may
+    have rewritten request.META since."""
+    key = request.__dict__.get("_iamguard_key")
+    if key is None or key[0][0] != "wsgi":
+        return None
+    return environ_of_key(key[0][1])
 
 
 def _recalled(request: HttpRequest) -> bool:

@@ -31,7 +31,7 @@ from iamguard.web import Guard, rule
 from iamguard.web.guard import Reusable, Verdict
 from iamguard.web.memo import VerdictMemo
 from iamguard.web.request import IamContext
-from iamguard.web.wsgi import environ_key
+from iamguard.web.wsgi import environ_key, environ_of_key
 from tests.credentials.conftest import Env, build_env
 from tests.web.asgi_support import RawResponse, call_raw
 from tests.web.memo_support import ALICE, ORDER, TENANT, DenialsOnly, session_tokens
@@ -336,6 +336,11 @@ def test_the_environ_key_holds_every_string_but_the_peer_port() -> None:
     assert key != environ_key({**environ, "HTTP_X_ANYTHING": "1"})
     proxied = {**environ, "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "10.0.0.1"}}
     assert environ_key(proxied) != environ_key({**environ, "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "10.0.0.2"}})
+    # The environ as screened can be read back from the key (for a decision after later rewrites).
+    kept = environ_key(proxied)
+    assert kept is not None
+    assert environ_of_key(kept) == {name: value for name, value in proxied.items()
+                                    if isinstance(value, (str, dict)) and name != "REMOTE_PORT"}
 
     class Text(str):  # its own comparison could make two values one key: no key at all
         pass

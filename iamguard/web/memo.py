@@ -20,8 +20,10 @@ as before (CACHE-02). Anything else takes the guard's full path: a denial, a mis
 request of a new second, an audit sink that wants allows (each allow then gets its own record),
 a route map changed since, or any error in reading the generation.
 
-Only allows are remembered, never for longer than the second they were decided in: at the first
-recall in a later second the whole memo is dropped, and with it every request it held.
+Only allows are remembered, and each is used only within the second it was decided in: at the
+first recall in a later second the whole memo is dropped, and with it every request it held. Until
+then the requests of the last second with traffic (their bearer tokens and cookies included) stay
+in memory, at most `limit` of them.
 """
 
 from __future__ import annotations

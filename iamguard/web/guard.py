@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -231,6 +232,7 @@ class Reusable:
     second: int
     generation: tuple[int, ...]
     routes_version: int
+    record: AuditRecord | None = None  # the allow's audit record, when one was written: a recall's template
 
 
 @quick_init
@@ -897,8 +899,10 @@ class Guard:
             record_it = not verdict.allowed or self.config.audit_allows
         if not record_it or not self.auditor.wants("Allow" if verdict.allowed else "Deny"):
             return verdict
+        record: AuditRecord | None = None
         try:
-            delivered = self.auditor.emit(self._record(trail, verdict, finished))
+            record = self._record(trail, verdict, finished)
+            delivered = self.auditor.emit(record)
         except Exception as exc:  # building the record failed: as good as a failing sink
             logger.error("iamguard: cannot build the audit record (%s)", type(exc).__name__)
             delivered = False
@@ -908,6 +912,8 @@ class Guard:
             with contextlib.suppress(Exception):
                 self.auditor.emit(self._record(trail, refused, time.perf_counter()))
             return refused
+        if verdict.reuse is not None and record is not None:
+            verdict = dataclasses.replace(verdict, reuse=dataclasses.replace(verdict.reuse, record=record))
         return verdict
 
     def _record(self, trail: _Trail, verdict: Verdict, finished: float) -> AuditRecord:

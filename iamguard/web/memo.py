@@ -16,9 +16,12 @@ them again without deciding anew. The key is the adapter's: everything it reads 
 request, byte for byte (CACHE-04), so no two requests that could be told apart share an entry.
 Each recall re-reads the generation exactly as the authority's own caches do, so a revocation in
 this process applies to the next request (CACHE-01) and another process's within the same bound
-as before (CACHE-02). Anything else takes the guard's full path: a denial, a miss, the first
-request of a new second, an audit sink that wants allows (each allow then gets its own record),
-a route map changed since, or any error in reading the generation.
+as before (CACHE-02). An audit sink that wants allows gets a record for every recalled allow
+too: the allow's own record with this request's time, id and latency; when it cannot be delivered
+and the guard requires audit, the request is decided anew (and refused if the sink still fails).
+Anything else takes the guard's full path: a denial, a miss, the first request of a new second,
+a route map changed since, an allow remembered while no sink wanted allows (it has no record to
+repeat), or any error in reading the generation.
 
 Only allows are remembered, and each is used only within the second it was decided in: at the
 first recall in a later second the whole memo is dropped, and with it every request it held. Until
@@ -28,6 +31,9 @@ in memory, at most `limit` of them.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
@@ -35,17 +41,22 @@ from iamguard.web.guard import new_request_id
 from iamguard.web.request import IamContext
 
 if TYPE_CHECKING:
+    from iamguard.audit import AuditRecord
     from iamguard.web.guard import Guard, Verdict
+
+logger = logging.getLogger("iamguard.web")
 
 DEFAULT_LIMIT = 1024  # requests remembered per second at most; more only empties the memo
 
 
 class _Remembered:
-    __slots__ = ("fields", "generation", "routes_version", "witness")
+    __slots__ = ("fields", "generation", "record", "routes_version", "witness")
 
-    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext, witness: object) -> None:
+    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext, witness: object,
+                 record: AuditRecord | None) -> None:
         self.generation = generation
         self.routes_version = routes_version
+        self.record = record
         self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy
         # A dict of its own, copied again for every recall: a handler that changes the one it was
         # given must change neither the memo nor another request's.
@@ -95,8 +106,7 @@ class VerdictMemo:
         if entry is None:
             return None
         guard = self._guard
-        if entry.routes_version != guard.routes.version or \
-                (guard.config.audit_allows and guard.auditor.wants("Allow")):
+        if entry.routes_version != guard.routes.version:
             return None
         try:
             if self._generation() != entry.generation:
@@ -109,7 +119,25 @@ class VerdictMemo:
         fields.update(entry.fields)
         fields["request_id"] = new_request_id()
         fields["path_params"] = dict(fields["path_params"])
+        if guard.config.audit_allows and guard.auditor.wants("Allow") and not self._audited(entry, iam):
+            return None
         return iam, entry.witness
+
+    def _audited(self, entry: _Remembered, iam: IamContext) -> bool:
+        """Whether the recalled allow may be given as far as audit goes: its record (the allow's
+        own, with this request's time, id and latency) was delivered, or need not be."""
+        if entry.record is None:  # remembered while no sink wanted allows: decide and record anew
+            return False
+        guard = self._guard
+        started = time.perf_counter()
+        try:
+            record = dataclasses.replace(entry.record, time=guard.clock.now(), request_id=iam.request_id,
+                                         latency_ms=(time.perf_counter() - started) * 1000.0)
+            delivered = guard.auditor.emit(record)
+        except Exception as exc:  # as the guard treats a record it cannot build: not delivered
+            logger.error("iamguard: cannot build the audit record (%s)", type(exc).__name__)
+            delivered = False
+        return delivered or not guard.config.require_audit
 
     def remember(self, key: Hashable, verdict: Verdict, witness: object = None) -> None:
         """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided
@@ -124,6 +152,6 @@ class VerdictMemo:
             entries = {}
             self._current = (second, entries)
         try:
-            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam, witness)
+            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam, witness, reuse.record)
         except TypeError:  # unhashable key
             return

@@ -12,6 +12,7 @@ a memo-less app side by side and compares every answer (spec CACHE-01, CACHE-03,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -180,14 +181,56 @@ def test_denials_are_never_remembered(shop: tuple[Shop, dict[str, str]]) -> None
     assert [record.effect for record in app.sink.records] == ["Deny", "Deny", "Deny"]
 
 
-def test_a_sink_that_wants_allows_gets_every_allow(tmp_path: Path) -> None:
+def test_a_sink_that_wants_allows_gets_a_record_of_every_recalled_allow(tmp_path: Path) -> None:
     env = build_env("memory", tmp_path)
     tokens = session_tokens(env)
     app = Shop(env, sink=MemorySink())  # keeps everything
     assert [app.get(tokens["alice"]).status for _ in range(3)] == [200, 200, 200]
-    assert app.decided == 3
-    assert [record.effect for record in app.sink.records] == ["Allow", "Allow", "Allow"]
-    assert len({record.request_id for record in app.sink.records}) == 3
+    assert app.decided == 1
+    records = app.sink.records
+    assert [record.effect for record in records] == ["Allow", "Allow", "Allow"]
+    assert [record.request_id for record in records] == [iam.request_id for iam in app.seen]
+    assert len({record.request_id for record in records}) == 3
+    same = {(record.principal, record.session_id, record.action, record.resource, record.statements,
+             record.source_ip, record.route, record.reason) for record in records}
+    assert len(same) == 1 and next(iter(same))[0] == ALICE
+
+
+def test_an_allow_remembered_without_a_record_is_decided_once_a_sink_wants_allows(
+        shop: tuple[Shop, dict[str, str]]) -> None:
+    app, tokens = shop  # the sink keeps denials only: the allow is remembered without a record
+    app.get(tokens["alice"])
+    app.get(tokens["alice"])
+    assert app.decided == 1
+    keeping = MemorySink()
+    app.guard.auditor.sinks = (keeping,)
+    assert [app.get(tokens["alice"]).status for _ in range(2)] == [200, 200]
+    assert app.decided == 2  # decided (and recorded) once, then recalled with that record
+    assert [record.effect for record in keeping.records] == ["Allow", "Allow"]
+
+
+class Failing(MemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+
+    def emit(self, record: Any) -> None:
+        if self.failing:
+            raise OSError("disk full")
+        super().emit(record)
+
+
+@pytest.mark.parametrize(("required", "status"), [(True, 503), (False, 200)])
+def test_a_recalled_allow_whose_record_cannot_be_written(tmp_path: Path, required: bool, status: int) -> None:
+    env = build_env("memory", tmp_path)
+    tokens = session_tokens(env)
+    sink = Failing()
+    app = Shop(env, sink=sink)
+    app.guard.config = dataclasses.replace(app.guard.config, require_audit=required)
+    assert app.get(tokens["alice"]).status == 200
+    sink.failing = True
+    assert app.get(tokens["alice"]).status == status
+    assert len(app.seen) == (2 if status == 200 else 1)
 
 
 def test_a_store_that_cannot_answer_is_a_503_not_a_remembered_allow(shop: tuple[Shop, dict[str, str]],

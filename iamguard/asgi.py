@@ -280,15 +280,15 @@ class IamMiddleware:
             key = _request_key(scope) if memo is not None else None
             if key is not None:
                 assert memo is not None
-                iam = memo.recall(key)
-                if iam is None:
-                    verdict = await self._decide(scope)
-                    if verdict is not None:
-                        memo.remember(key, verdict)
-                    await self._answer(scope, receive, send, verdict)
+                recalled = memo.recall(key)
+                if type(recalled) is IamContext:  # this very request was allowed earlier in this second
+                    _expose(scope, recalled)
+                    await self.app(scope, receive, _private_responses(send))
                     return
-                _expose(scope, iam)
-                await self.app(scope, receive, _private_responses(send))
+                verdict = recalled if isinstance(recalled, Verdict) else await self._decide(scope)
+                if recalled is None and verdict is not None:
+                    memo.remember(key, verdict)
+                await self._answer(scope, receive, send, verdict)
                 return
         if kind == "lifespan":
             failure = self._startup_check(scope)

@@ -18,7 +18,11 @@ Each recall re-reads the generation exactly as the authority's own caches do, so
 this process applies to the next request (CACHE-01) and another process's within the same bound
 as before (CACHE-02). An audit sink that wants allows gets a record for every recalled allow
 too: the allow's own record with this request's time, id and latency; when it cannot be delivered
-and the guard requires audit, the request is decided anew (and refused if the sink still fails).
+and the guard requires audit, the request is refused as the full path refuses it (503, and the
+same `audit_unavailable` record), rather than decided anew: a sink that did take the allow's record
+would otherwise keep an allow for a request that was refused, or two for one request. An adapter
+that reads its key before routing (`recall_witnessed`) audits only once the routing is confirmed
+(`give`): a request routed elsewhere, or never dispatched, leaves no allow behind.
 Anything else takes the guard's full path: a denial, a miss, the first request of a new second,
 a route map changed since, an allow remembered while no sink wanted allows (it has no record to
 repeat), or any error in reading the generation.
@@ -31,18 +35,21 @@ in memory, at most `limit` of them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from iamguard.web.guard import new_request_id
+from iamguard import audit as codes
+from iamguard.web import responses
+from iamguard.web.guard import Verdict, new_request_id
 from iamguard.web.request import IamContext
 
 if TYPE_CHECKING:
     from iamguard.audit import AuditRecord
-    from iamguard.web.guard import Guard, Verdict
+    from iamguard.web.guard import Guard
 
 logger = logging.getLogger("iamguard.web")
 
@@ -81,19 +88,20 @@ class VerdictMemo:
         generation = guard.reuse_generation
         return cls(guard, generation, limit=limit) if generation is not None else None
 
-    def recall(self, key: Hashable) -> IamContext | None:
-        """The handler's IamContext (with a request id of its own) for a request equal to one
-        allowed earlier in this second, or None: then decide it, and `remember` the verdict."""
+    def recall(self, key: Hashable) -> IamContext | Verdict | None:
+        """For a request equal to one allowed earlier in this second, what to answer (see `give`):
+        the allow's IamContext (run the handler), or the full path's refusal. None: decide the
+        request, and `remember` the verdict."""
         found = self._recall(key)
-        return found[0] if found is not None else None
+        return self.give(found[0], found[2]) if found is not None else None
 
-    def recall_witnessed(self, key: Hashable) -> tuple[IamContext, object] | None:
-        """`recall`, with the witness the allow was remembered with: for an adapter whose key is
-        read before the framework routes the request, the routing result to compare once it
-        has (the request is decided anew when they differ)."""
+    def recall_witnessed(self, key: Hashable) -> tuple[IamContext, object, _Remembered] | None:
+        """`recall` before routing, not yet audited: the IamContext, the witness the allow was
+        remembered with (the routing result to compare once the framework has routed; the
+        request is decided anew when they differ) and the entry, for `give` once they agree."""
         return self._recall(key)
 
-    def _recall(self, key: Hashable) -> tuple[IamContext, object] | None:
+    def _recall(self, key: Hashable) -> tuple[IamContext, object, _Remembered] | None:
         second = int(self._clock.time())
         held, entries = self._current
         if held != second:
@@ -119,16 +127,21 @@ class VerdictMemo:
         fields.update(entry.fields)
         fields["request_id"] = new_request_id()
         fields["path_params"] = dict(fields["path_params"])
-        if guard.config.audit_allows and guard.auditor.wants("Allow") and not self._audited(entry, iam):
-            return None
-        return iam, entry.witness
+        return iam, entry.witness, entry
 
-    def _audited(self, entry: _Remembered, iam: IamContext) -> bool:
-        """Whether the recalled allow may be given as far as audit goes: its record (the allow's
-        own, with this request's time, id and latency) was delivered, or need not be."""
-        if entry.record is None:  # remembered while no sink wanted allows: decide and record anew
-            return False
+    def give(self, iam: IamContext, entry: _Remembered) -> IamContext | Verdict | None:
+        """A recalled allow as far as audit goes: `iam` itself (an allow: run the handler with it)
+        when its record (the allow's own, with this request's time, id and latency) was delivered
+        or need not be; the full path's refusal (a Verdict) when it could not be and the guard
+        requires audit; None (decide anew) when a sink wants a record that the allow was
+        remembered without. An allow is handed over as its IamContext alone, without a Verdict
+        around it: this is every repeated request's path."""
         guard = self._guard
+        config = guard.config
+        if not (config.audit_allows and guard.auditor.wants("Allow")):
+            return iam
+        if entry.record is None:  # remembered while no sink wanted allows: decide and record anew
+            return None
         started = time.perf_counter()
         try:
             record = dataclasses.replace(entry.record, time=guard.clock.now(), request_id=iam.request_id,
@@ -137,7 +150,16 @@ class VerdictMemo:
         except Exception as exc:  # as the guard treats a record it cannot build: not delivered
             logger.error("iamguard: cannot build the audit record (%s)", type(exc).__name__)
             delivered = False
-        return delivered or not guard.config.require_audit
+        if delivered or not config.require_audit:
+            return iam
+        # What Guard._finish does with an allow it could not audit: refuse it, and say so.
+        refused = Verdict(False, codes.AUDIT_UNAVAILABLE, response=responses.unavailable(), decision=iam.decision)
+        with contextlib.suppress(Exception):
+            guard.auditor.emit(dataclasses.replace(
+                entry.record, time=guard.clock.now(), request_id=iam.request_id, effect="Deny",
+                reason=codes.AUDIT_UNAVAILABLE, status=refused.status,
+                latency_ms=(time.perf_counter() - started) * 1000.0))
+        return refused
 
     def remember(self, key: Hashable, verdict: Verdict, witness: object = None) -> None:
         """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided

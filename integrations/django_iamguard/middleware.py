@@ -91,8 +91,9 @@ class IamGuardMiddleware:
                     recalled = current.memo.recall_witnessed(key)
                     if recalled is not None:
                         # This very request passed screening (a function of the request alone) and
-                        # was allowed earlier in this second; process_view checks the routing.
-                        request._iamguard_recalled = recalled  # type: ignore[attr-defined]
+                        # was allowed earlier in this second; process_view checks the routing, and
+                        # only then is the allow given (and audited).
+                        request._iamguard_recalled = (current.memo, recalled)  # type: ignore[attr-defined]
                         return None
             described = connection_request(request)
             # Kept for process_view: the decision then reads the request as the server gave it,
@@ -130,8 +131,12 @@ class IamGuardMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                      ) -> HttpResponse | None:
-        if _recalled(request):
+        recalled = _recalled(request)
+        if type(recalled) is IamContext:
+            request.iam = recalled  # type: ignore[attr-defined]
             return None
+        if isinstance(recalled, Verdict):
+            return answer(request, recalled)
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
@@ -140,8 +145,12 @@ class IamGuardMiddleware:
 
     async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                                   ) -> HttpResponse | None:
-        if _recalled(request):
+        recalled = _recalled(request)
+        if type(recalled) is IamContext:
+            request.iam = recalled  # type: ignore[attr-defined]
             return None
+        if isinstance(recalled, Verdict):
+            return answer(request, recalled)
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
@@ -159,20 +168,20 @@ def _environ_as_screened(request: HttpRequest) -> dict[str, Any] | None:
     return environ_of_key(key[0][1])
 
 
-def _recalled(request: HttpRequest) -> bool:
-    """Whether the allow recalled before routing holds for the route Django resolved (then
-    `request.iam` is set); otherwise the request is decided as usual."""
+def _recalled(request: HttpRequest) -> IamContext | Verdict | None:
+    """The allow recalled before routing, when it holds for the route Django resolved (see
+    `VerdictMemo.give`): audited only now, so a request routed elsewhere (or never dispatched)
+    leaves no allow in the audit trail. None: the request is decided as usual."""
     recalled = request.__dict__.pop("_iamguard_recalled", None)
     if recalled is None:
-        return False
-    iam, witness = recalled
+        return None
+    memo, (iam, witness, entry) = recalled
     try:
         if witness is None or witness != route_witness(request):
-            return False
+            return None
     except Exception:  # a routing result that cannot be compared: decide anew
-        return False
-    request.iam = iam  # type: ignore[attr-defined]
-    return True
+        return None
+    return memo.give(iam, entry)  # type: ignore[no-any-return]
 
 
 def _remembered(request: HttpRequest, verdict: Verdict) -> Verdict:

@@ -167,17 +167,20 @@ class IamGuard:
         try:
             memo = state.memo
             key = None
+            verdict: Verdict | None = None
             if memo is not None:
                 current: Request = request._get_current_object()  # type: ignore[attr-defined]
                 key = request_key(current)
-                iam = memo.recall(key) if key is not None else None
-                if iam is not None:  # this very request was allowed earlier in this second
-                    current.environ[_DECIDED] = app_globals.iam = iam
-                    _keep_private(iam)
+                recalled = memo.recall(key) if key is not None else None
+                if type(recalled) is IamContext:  # this very request was allowed earlier in this second
+                    current.environ[_DECIDED] = app_globals.iam = recalled
+                    _keep_private(recalled)
                     return None
-            verdict = self._decide(app, state)
-            if key is not None and memo is not None and verdict is not None:
-                memo.remember(key, verdict)
+                verdict = recalled if isinstance(recalled, Verdict) else None
+            if verdict is None:
+                verdict = self._decide(app, state)
+                if key is not None and memo is not None and verdict is not None:
+                    memo.remember(key, verdict)
         except Exception as exc:  # only the adapter's own code can raise here; never an allow
             return _internal_failure(state.guard, exc)
         if verdict is None:

@@ -59,7 +59,7 @@ from iamguard.web.asgi_routes import (
 )
 from iamguard.web.endpoints import MAX_BODY, AuthEndpoints
 from iamguard.web.guard import ContextProvider, Guard, Verdict
-from iamguard.web.memo import VerdictMemo
+from iamguard.web.memo import VerdictMemo, scope_key
 from iamguard.web.network import TrustedProxies
 from iamguard.web.request import IamContext, WebRequest
 from iamguard.web.responses import WebResponse, json_response
@@ -218,11 +218,7 @@ def _request_key(scope: Scope) -> tuple[Any, ...] | None:
     matching state in the scope."""
     if scope.get("path_params") or "fastapi" in scope:
         return None
-    client = scope.get("client")
-    headers = scope.get("headers", ())  # as web_request reads it: a scope without headers is decided, not a crash
-    return (scope["method"], scope["path"], scope.get("raw_path"), scope.get("root_path", ""),
-            scope.get("query_string", b""), scope.get("scheme"), client[0] if client else None,
-            headers if type(headers) is tuple else tuple(headers), scope.get("app"))
+    return scope_key(scope), scope.get("app")
 
 
 class IamMiddleware:
@@ -265,7 +261,8 @@ class IamMiddleware:
         return self._checked
 
     def _memo_of(self, scope: Scope) -> VerdictMemo | None:
-        """The memo for requests to this app (scope["app"]), checked once per app."""
+        """The memo for requests to this app (scope["app"]), checked again only when the app differs
+        from the one last checked."""
         router = self._router(scope)
         memo = self._memo if router is not None and reads_scope_only(router) else None
         self._memo_for = (scope.get("app"), memo)

@@ -732,8 +732,9 @@ class Guard:
             raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
         generation: tuple[int, ...] | None = None
         try:
-            if self.reuse_generation is not None:
+            if self.reuse_generation is not None and self.resolver is None:
                 # Read before anything else, so that a write landing meanwhile leaves the answer stale.
+                # (A resolver set after construction is app code: nothing it decides is reused.)
                 generation = self.reuse_generation()
             session = self.authority.authenticate(token)
         except Exception as exc:  # classified below; never passes

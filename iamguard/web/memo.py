@@ -3,6 +3,8 @@
 Every input of an allow the guard decides for an iamguard session token is one of:
 - the request as the adapter received it (method, target, headers, peer, scheme) and the app's
   routes, which do not change once the app serves requests;
+- the guard's route map, whose version every recall compares with the one the allow was
+  decided under;
 - what the token's authority answers for it, which is a function of the token's bytes, its
   store's generation (every write that could change an answer moves it: revocations, policies,
   keys, devices; see `Credentials.generation`) and the clock, through whole-second token
@@ -17,9 +19,10 @@ request, byte for byte (CACHE-04), so no two requests that could be told apart s
 Each recall re-reads the generation exactly as the authority's own caches do, so a revocation in
 this process applies to the next request (CACHE-01) and another process's within the same bound
 as before (CACHE-02). An audit sink that wants allows gets a record for every recalled allow
-too: the allow's own record with this request's time, id and latency; when it cannot be delivered
-and the guard requires audit, the request is refused as the full path refuses it (503, and the
-same `audit_unavailable` record), rather than decided anew: a sink that did take the allow's record
+too: the allow's own record with this request's time and id (its latency: the audit step's own,
+as the recall itself is not timed); when it cannot be delivered and the guard requires audit,
+the request is refused as the full path refuses it (503, and the same `audit_unavailable`
+record), rather than decided anew: a sink that did take the allow's record
 would otherwise keep an allow for a request that was refused, or two for one request. An adapter
 that reads its key before routing (`recall_witnessed`) audits only once the routing is confirmed
 (`give`): a request routed elsewhere, or never dispatched, leaves no allow behind.
@@ -39,8 +42,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from iamguard import audit as codes
 from iamguard.web import responses
@@ -54,6 +57,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger("iamguard.web")
 
 DEFAULT_LIMIT = 1024  # requests remembered per second at most; more only empties the memo
+
+
+def scope_key(scope: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the guard reads from an ASGI HTTP scope (request line, query, scheme, the peer's address,
+    headers), as a key: the peer's port is left out, as it changes with every connection."""
+    client = scope.get("client")
+    headers = scope.get("headers", ())  # as the adapters read it: a scope without headers is decided, not a crash
+    return (scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path", ""),
+            scope.get("query_string", b""), scope.get("scheme"), client[0] if client else None,
+            headers if type(headers) is tuple else tuple(headers))
 
 
 class _Remembered:
@@ -72,8 +85,9 @@ class _Remembered:
 
 
 class VerdictMemo:
-    """One adapter's memo over one guard. Thread-safe: the second and its entries are held in one
-    tuple that is replaced whole, and entries never change once stored."""
+    """One adapter's memo over one guard. Thread-safe: the second and its dict of entries are read
+    and replaced together as one tuple, so an entry is only ever found under its own second; an
+    entry never changes once stored."""
 
     def __init__(self, guard: Guard, generation: Callable[[], tuple[int, ...]], *, limit: int = DEFAULT_LIMIT) -> None:
         self._guard = guard
@@ -121,7 +135,8 @@ class VerdictMemo:
                 return None
         except Exception:  # the store cannot say: the full path meets the same error and answers it
             return None
-        # A copy of a frozen value with one field changed, without dataclasses.replace's cost.
+        # A copy of a frozen value with a request id and a path_params dict of its own, without
+        # dataclasses.replace's cost.
         iam = object.__new__(IamContext)
         fields = iam.__dict__
         fields.update(entry.fields)
@@ -131,10 +146,10 @@ class VerdictMemo:
 
     def give(self, iam: IamContext, entry: _Remembered) -> IamContext | Verdict | None:
         """A recalled allow as far as audit goes: `iam` itself (an allow: run the handler with it)
-        when its record (the allow's own, with this request's time, id and latency) was delivered
-        or need not be; the full path's refusal (a Verdict) when it could not be and the guard
-        requires audit; None (decide anew) when a sink wants a record that the allow was
-        remembered without. An allow is handed over as its IamContext alone, without a Verdict
+        when its record (the allow's own, with this request's time and id, and the time taken to
+        build it as its latency) was delivered or need not be; the full path's refusal (a Verdict)
+        when it could not be and the guard requires audit; None (decide anew) when a sink wants a
+        record that the allow was remembered without. An allow is handed over as its IamContext alone, without a Verdict
         around it: this is every repeated request's path."""
         guard = self._guard
         config = guard.config

@@ -105,8 +105,10 @@ def query_bytes(environ: Mapping[str, Any]) -> bytes:
 def environ_key(environ: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Everything in `environ` that the guard reads, for the VerdictMemo: every string the server
     put there (request line, headers, peer, scheme, in the server's order) but the peer's port,
-    which changes with every connection and is read by no one; and ProxyFix's originals. None when
-    a value the guard would read cannot be part of a key (a str subclass, unhashable originals)."""
+    which changes with every connection and which neither the guard nor a router reads; and
+    ProxyFix's originals. None when a value the guard would read cannot be part of a key (a str
+    subclass, ProxyFix originals that are not a mapping); unhashable originals make a key that the
+    memo never stores."""
     items: list[tuple[str, str]] = []
     for item in environ.items():
         value = item[1]
@@ -131,4 +133,3 @@ def environ_of_key(key: tuple[Any, ...]) -> dict[str, Any]:
     if originals is not None:
         environ[_PROXY_FIX_ORIGINALS] = dict(originals)
     return environ
-

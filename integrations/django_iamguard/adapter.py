@@ -18,6 +18,7 @@ from django.urls import Resolver404, resolve
 
 from django_iamguard.routing import allow_text, declared_rules, route_template
 from iamguard.web import RouteMap, RouteRule, WebRequest, WebResponse
+from iamguard.web.memo import scope_key
 from iamguard.web.request import group_headers
 from iamguard.web.wsgi import environ_headers, environ_key, peer_and_scheme, query_bytes, raw_target
 
@@ -73,11 +74,7 @@ def connection_key(request: HttpRequest) -> tuple[Any, ...] | None:
     headers, peer and scheme, or the WSGI environ's strings; and the path Django routes."""
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping):
-        client = scope.get("client")
-        headers = scope.get("headers", ())
-        return ("asgi", scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path", ""),
-                scope.get("query_string", b""), scope.get("scheme", "http"), client[0] if client else None,
-                headers if type(headers) is tuple else tuple(headers), request.path_info)
+        return ("asgi", scope_key(scope), request.path_info)
     environ = environ_key(request.META)
     return ("wsgi", environ, request.path_info) if environ is not None else None
 

@@ -132,11 +132,8 @@ class IamGuardMiddleware:
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                      ) -> HttpResponse | None:
         recalled = _recalled(request)
-        if type(recalled) is IamContext:
-            request.iam = recalled  # type: ignore[attr-defined]
-            return None
-        if isinstance(recalled, Verdict):
-            return answer(request, recalled)
+        if recalled is not None:
+            return _given(request, recalled)
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
@@ -146,11 +143,8 @@ class IamGuardMiddleware:
     async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                                   ) -> HttpResponse | None:
         recalled = _recalled(request)
-        if type(recalled) is IamContext:
-            request.iam = recalled  # type: ignore[attr-defined]
-            return None
-        if isinstance(recalled, Verdict):
-            return answer(request, recalled)
+        if recalled is not None:
+            return _given(request, recalled)
         described = self._described(request)
         if isinstance(described, HttpResponse):
             return described
@@ -182,6 +176,15 @@ def _recalled(request: HttpRequest) -> IamContext | Verdict | None:
     except Exception:  # a routing result that cannot be compared: decide anew
         return None
     return memo.give(iam, entry)  # type: ignore[no-any-return]
+
+
+def _given(request: HttpRequest, recalled: IamContext | Verdict) -> HttpResponse | None:
+    """As `answer`: None (run the view, `request.iam` set) for a recalled allow, else the refusal
+    its audit turned it into."""
+    if isinstance(recalled, IamContext):
+        request.iam = recalled  # type: ignore[attr-defined]
+        return None
+    return answer(request, recalled)
 
 
 def _remembered(request: HttpRequest, verdict: Verdict) -> Verdict:

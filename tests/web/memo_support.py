@@ -4,7 +4,7 @@ session token each (two for alice, one for bob with MFA), on a frozen clock."""
 
 from __future__ import annotations
 
-from iamguard.audit import MemorySink
+from iamguard.audit import AuditRecord, MemorySink
 from iamguard.credentials import AccessKeyCredentials
 from tests.credentials.conftest import Env
 
@@ -31,6 +31,19 @@ class DenialsOnly(MemorySink):
 
     def wants(self, effect: str) -> bool:
         return effect == "Deny"
+
+
+class Flaky(MemorySink):
+    """An audit sink that cannot write (a full disk) while `failing` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+
+    def emit(self, record: AuditRecord) -> None:
+        if self.failing:
+            raise OSError("disk full")
+        super().emit(record)
 
 
 def session_tokens(env: Env) -> dict[str, str]:

@@ -35,7 +35,7 @@ from iamguard.web.request import IamContext
 from iamguard.web.wsgi import environ_key, environ_of_key
 from tests.credentials.conftest import Env, build_env
 from tests.web.asgi_support import RawResponse, call_raw
-from tests.web.memo_support import ALICE, ORDER, TENANT, DenialsOnly, session_tokens
+from tests.web.memo_support import ALICE, ORDER, TENANT, DenialsOnly, Flaky, session_tokens
 
 
 class Shop:
@@ -209,22 +209,11 @@ def test_an_allow_remembered_without_a_record_is_decided_once_a_sink_wants_allow
     assert [record.effect for record in keeping.records] == ["Allow", "Allow"]
 
 
-class Failing(MemorySink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing = False
-
-    def emit(self, record: Any) -> None:
-        if self.failing:
-            raise OSError("disk full")
-        super().emit(record)
-
-
 @pytest.mark.parametrize(("required", "status"), [(True, 503), (False, 200)])
 def test_a_recalled_allow_whose_record_cannot_be_written(tmp_path: Path, required: bool, status: int) -> None:
     env = build_env("memory", tmp_path)
     tokens = session_tokens(env)
-    sink = Failing()
+    sink = Flaky()
     app = Shop(env, sink=sink)
     app.guard.config = dataclasses.replace(app.guard.config, require_audit=required)
     assert app.get(tokens["alice"]).status == 200

@@ -21,24 +21,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from iamguard.asgi import Iam
-from iamguard.audit import AuditRecord, MemorySink
+from iamguard.audit import MemorySink
 from iamguard.web import Guard, rule
 from tests.credentials.conftest import build_env
 from tests.web.asgi_support import call_raw
-from tests.web.memo_support import ORDER, TENANT, session_tokens
+from tests.web.memo_support import ORDER, TENANT, Flaky, session_tokens
 
 ORDER_RULE = rule("orders:GetOrder", ORDER, methods="GET", path="/orders/{order_id}")
-
-
-class Flaky(MemorySink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing = False
-
-    def emit(self, record: AuditRecord) -> None:
-        if self.failing:
-            raise OSError("disk full")
-        super().emit(record)
 
 
 def _asgi(guard: Guard, token: str, seen: list[str]) -> Any:

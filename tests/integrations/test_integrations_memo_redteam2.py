@@ -12,64 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
-from django.urls import path
-from django_iamguard.decorators import iam_required
 
 from iamguard.audit import MemorySink
 from iamguard.web import Guard
 from tests.credentials.conftest import Env, build_env
-from tests.web.memo_support import ORDER, TENANT, session_tokens
-
-INVOICE = "arn:app:orders::{tenant}:invoice/{order_id}"
-SWITCH = {"mode": ""}
-
-
-@iam_required("orders:GetOrder", ORDER, methods="GET")
-def order(request: HttpRequest, order_id: str) -> HttpResponse:
-    return JsonResponse({"order": order_id})
-
-
-@iam_required("orders:GetInvoice", INVOICE, methods="GET")
-def invoice(request: HttpRequest, order_id: str) -> HttpResponse:
-    return JsonResponse({"invoice": order_id})
-
-
-urlpatterns = [path("orders/<str:order_id>", order)]
-
-
-class InvoiceUrlconf:
-    urlpatterns = [path("orders/<str:order_id>", invoice)]
-
-
-class Later:
-    """A later middleware: routes to another URLconf, or answers itself (a rate limit)."""
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if SWITCH["mode"] == "limit":
-            return HttpResponse(status=429)
-        if SWITCH["mode"] == "invoice":
-            request.urlconf = InvoiceUrlconf  # type: ignore[attr-defined]
-        return self.get_response(request)
-
-
-HERE = __name__
-MIDDLEWARE = ["django_iamguard.middleware.IamGuardMiddleware", f"{HERE}.Later"]
+from tests.integrations import django_memo_urls as site_module
+from tests.web.memo_support import TENANT, session_tokens
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[Env, dict[str, str]]]:
     env = build_env("memory", tmp_path)
-    SWITCH["mode"] = ""
+    site_module.reset()
     yield env, session_tokens(env)
-    SWITCH["mode"] = ""
+    site_module.reset()
 
 
 @pytest.mark.parametrize(("mode", "status", "second"), [
@@ -82,13 +41,14 @@ def test_a_recalled_allow_is_audited_only_for_the_view_it_was_remembered_for(
     env, tokens = site
     sink = MemorySink()
     guard = Guard(env.creds, tenant=TENANT, audit=sink, clock=env.clock, reuse_allows=reuse)
-    with override_settings(ROOT_URLCONF=HERE, MIDDLEWARE=MIDDLEWARE, IAMGUARD={"GUARD": guard}):
+    with override_settings(ROOT_URLCONF=site_module.__name__, MIDDLEWARE=site_module.MIDDLEWARE,
+                           IAMGUARD={"GUARD": guard}):
         client = Client(REMOTE_ADDR="192.0.2.10")
         headers = {"Authorization": f"Bearer {tokens['alice']}"}
         assert client.get("/orders/1", headers=headers).status_code == 200
-        SWITCH["mode"] = mode
+        site_module.LATER["mode"] = mode
         assert client.get("/orders/1", headers=headers).status_code == status
-        SWITCH["mode"] = ""
+        site_module.LATER["mode"] = ""
         assert client.get("/orders/1", headers=headers).status_code == 200
     expected = [("Allow", "orders:GetOrder"), *second, ("Allow", "orders:GetOrder")]
     assert [(record.effect, record.action) for record in sink.records] == expected

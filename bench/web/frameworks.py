@@ -4,13 +4,15 @@ that prove the timed requests take the path they claim to."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.web.clients import AsgiApp, AsgiClient, Client, Slice, WsgiClient
 from bench.web.tenant import HELLO, PATH, WebTenant
-from iamguard.audit import AUDIT_LOGGER
+from iamguard.audit import AUDIT_LOGGER, JsonLinesSink
 
 BARE = "bare"
 IAMGUARD = "iamguard"
@@ -18,6 +20,7 @@ PEER = "peer"
 DIAGNOSTIC = "diagnostic"  # a setup no one should deploy, shown to put the others in proportion
 DECIDED = "decided"  # iamguard with reuse_allows=False: what a request that is no repeat costs
 DECIDED_LABEL = "iamguard, every request decided"
+AUDITED = "audited"  # iamguard with every allow written to a JSON-lines file
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,22 @@ def starlette(tenant: WebTenant) -> Framework:
     def client(app: AsgiApp) -> AsgiClient:
         return AsgiClient(app, PATH)
 
+    folder = tempfile.TemporaryDirectory(prefix="iamguard-bench-audit-")
+    audited = ("this row and the next append every allow (and deny) to a JSON-lines file with `JsonLinesSink`, "
+               "as a deployment that keeps a full audit trail does: with the memo, and deciding every request")
+
+    def audit_log(name: str) -> JsonLinesSink:
+        return JsonLinesSink(Path(folder.name) / f"{name}.jsonl")
+
     contenders = (
         Contender("bare", BARE, client(apps.bare()), None),
         Contender("iamguard", IAMGUARD, client(apps.with_iamguard(tenant)), tenant.reader_token),
         Contender(DECIDED_LABEL, DECIDED, client(apps.with_iamguard(tenant, reuse_allows=False)),
+                  tenant.reader_token),
+        Contender("iamguard, allows audited", AUDITED, client(apps.with_iamguard(tenant, audit=audit_log("memo"))),
+                  tenant.reader_token, audited),
+        Contender(f"{DECIDED_LABEL}, allows audited", AUDITED,
+                  client(apps.with_iamguard(tenant, reuse_allows=False, audit=audit_log("decided"))),
                   tenant.reader_token),
         Contender("token table, no policy (floor)", DIAGNOSTIC, client(apps.with_token_table(tenant)),
                   tenant.reader_token,
@@ -68,7 +83,11 @@ def starlette(tenant: WebTenant) -> Framework:
                   client(apps.with_casbin(tenant, apps.table_subject(tenant))), tenant.reader_token,
                   "subject = a dict lookup of the token: authorization alone"),
     )
-    return Framework("Starlette", "ASGI app called directly", contenders, lambda: _close(contenders))
+    def close() -> None:
+        _close(contenders)
+        folder.cleanup()
+
+    return Framework("Starlette", "ASGI app called directly", contenders, close)
 
 
 def starlette_served(tenant: WebTenant) -> Framework:

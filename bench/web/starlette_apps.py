@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bench.web.casbin_asgi import CasbinMiddleware, SubjectOf, enforcer_for
 from bench.web.tenant import HELLO, ROUTE, WebTenant
 from iamguard.asgi import Iam
+from iamguard.audit import AuditSink
 
 
 async def hello(request: Request) -> PlainTextResponse:
@@ -29,8 +30,8 @@ def bare() -> Starlette:
     return _app()
 
 
-def with_iamguard(tenant: WebTenant, *, reuse_allows: bool = True) -> Starlette:
-    return _app([Iam(tenant.guard(reuse_allows=reuse_allows)).middleware()])
+def with_iamguard(tenant: WebTenant, *, reuse_allows: bool = True, audit: AuditSink | None = None) -> Starlette:
+    return _app([Iam(tenant.guard(reuse_allows=reuse_allows, audit=audit)).middleware()])
 
 
 class TokenTableMiddleware:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iamguard.audit import AuditSink
 from iamguard.credentials import AccessKeyCredentials, Credentials
 from iamguard.directory import Directory
 from iamguard.store.sqlite import SQLiteStore
@@ -33,13 +34,16 @@ class WebTenant:
     reader_token: str = field(repr=False)  # allowed to GET the route
     outsider_token: str = field(repr=False)  # authenticated, allowed nothing
 
-    def guard(self, authority: SessionAuthority | None = None, *, reuse_allows: bool = True) -> Guard:
+    def guard(self, authority: SessionAuthority | None = None, *, reuse_allows: bool = True,
+              audit: AuditSink | None = None) -> Guard:
         """The guard every iamguard-protected app uses: the route map's one rule, default settings
         otherwise (audit to the `iamguard.audit` logger, system clock, allows reused within their
         second). `authority` replaces the credentials as the session authority (the diagnostic
-        contender); `reuse_allows=False` decides every request (the "every request decided" rows)."""
+        contender); `reuse_allows=False` decides every request (the "every request decided" rows);
+        `audit` replaces the audit sink (the "allows audited" rows)."""
         return Guard(authority if authority is not None else self.credentials, tenant=TENANT,
-                     routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)], reuse_allows=reuse_allows)
+                     routes=[rule(ACTION, RESOURCE, methods="GET", path=ROUTE)], reuse_allows=reuse_allows,
+                     audit=audit)
 
 
 def _token(credentials: Credentials, user_name: str) -> str:

@@ -18,14 +18,17 @@ them again without deciding anew. The key is the adapter's: everything it reads 
 request, byte for byte (CACHE-04), so no two requests that could be told apart share an entry.
 Each recall re-reads the generation exactly as the authority's own caches do, so a revocation in
 this process applies to the next request (CACHE-01) and another process's within the same bound
-as before (CACHE-02). An audit sink that wants allows gets a record for every recalled allow
-too: the allow's own record with this request's time and id (its latency: the audit step's own,
-as the recall itself is not timed); when it cannot be delivered and the guard requires audit,
-the request is refused as the full path refuses it (503, and the same `audit_unavailable`
-record), rather than decided anew: a sink that did take the allow's record
-would otherwise keep an allow for a request that was refused, or two for one request. An adapter
-that reads its key before routing (`recall_witnessed`) audits only once the routing is confirmed
-(`give`): a request routed elsewhere, or never dispatched, leaves no allow behind.
+as before (CACHE-02).
+
+The audit trail is the one deciding would leave:
+- a sink that wants allows gets, for every recalled allow, the allow's own record with this
+  request's time and id (its latency is the audit step's own: the recall is not timed);
+- a record that cannot be delivered, when the guard requires audit, refuses the request as the
+  full path refuses it (503 and one `audit_unavailable` record) rather than deciding it anew,
+  which would leave an allow, or two records, for one request;
+- an adapter that reads its key before routing (`recall_witnessed`) audits only once the routing
+  is confirmed (`give`), so a request routed elsewhere, or never dispatched, leaves no allow.
+
 Anything else takes the guard's full path: a denial, a miss, the first request of a new second,
 a route map changed since, an allow remembered while no sink wanted allows (it has no record to
 repeat), or any error in reading the generation.
@@ -145,12 +148,12 @@ class VerdictMemo:
         return iam, entry.witness, entry
 
     def give(self, iam: IamContext, entry: _Remembered) -> IamContext | Verdict | None:
-        """A recalled allow as far as audit goes: `iam` itself (an allow: run the handler with it)
-        when its record (the allow's own, with this request's time and id, and the time taken to
-        build it as its latency) was delivered or need not be; the full path's refusal (a Verdict)
-        when it could not be and the guard requires audit; None (decide anew) when a sink wants a
-        record that the allow was remembered without. An allow is handed over as its IamContext alone, without a Verdict
-        around it: this is every repeated request's path."""
+        """A recalled allow as far as audit goes:
+        - `iam` itself (run the handler with it) when its record was delivered or need not be;
+        - the full path's refusal (a Verdict) when it could not be and the guard requires audit;
+        - None (decide anew) when a sink wants a record that the allow was remembered without.
+        An allow is handed over as its IamContext alone, without a Verdict around it: this is the
+        path of every repeated request."""
         guard = self._guard
         config = guard.config
         if not (config.audit_allows and guard.auditor.wants("Allow")):

@@ -12,27 +12,11 @@ from typing import Any
 import pytest
 
 import iamguard
-from iamguard.audit import MemorySink
-from iamguard.clock import FrozenClock
-from iamguard.web import Guard, WebRequest, public, rule
-from tests.web.stubs import TENANT, standard_authority
+from iamguard.web import WebRequest
+from tests.web.stubs import TENANT
+from tests.web.test_web_guard import make_guard
 
 COOKIE = "__Host-iamguard"
-ROUTES = [
-    rule("orders:GetOrder", "arn:app:orders::{tenant}:order/{order_id}", methods="GET", path="/orders/{order_id}"),
-    rule("orders:DeleteOrder", "arn:app:orders::{tenant}:order/{order_id}", methods="DELETE",
-         path="/orders/{order_id}"),
-    public(methods="GET", path="/health"),
-]
-
-
-def make_guard(**options: Any) -> tuple[Guard, MemorySink]:
-    sink = MemorySink()
-    guard = Guard(standard_authority(), routes=ROUTES, audit=sink, clock=FrozenClock(), tenant=TENANT,
-                  step_up_endpoint="/auth/step-up", **options)
-    return guard, sink
-
-
 def web_request(method: str = "GET", token: str | None = "reader", *,
                 headers: tuple[tuple[str, str], ...] = (), query_string: bytes = b"") -> WebRequest:
     credentials = (("authorization", f"Bearer {token}"),) if token else ()

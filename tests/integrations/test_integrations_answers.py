@@ -24,10 +24,11 @@ from starlette.routing import Mount
 from examples.common import Seeded, open_store, seed
 from iamguard.asgi import auth_routes
 from iamguard.clock import FrozenClock
-from iamguard.web import Guard, WebRequest, public
+from iamguard.web import Guard, public
 from tests.integrations import django_urls
 from tests.integrations.apps import flask_app, starlette_app
 from tests.integrations.support import Calls, stub_guard
+from tests.web.stubs import counting_screens
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -172,17 +173,6 @@ def test_django_decorators_without_the_middleware_list_the_methods_too(client_cl
 
 # ---- Django screens each request once ----------------------------------------------------------
 
-def _counting(guard: Guard) -> list[str]:
-    seen: list[str] = []
-    checks = guard._screen_checks
-
-    def counted(request: WebRequest) -> Any:
-        seen.append(request.path)
-        return checks(request)
-
-    guard._screen_checks = counted  # type: ignore[method-assign]
-    return seen
-
 
 class RewritePath:
     """A later middleware that changes the path after iamguard screened it."""
@@ -198,7 +188,7 @@ class RewritePath:
 
 def test_django_screens_a_request_once() -> None:
     guard = stub_guard()[0]
-    seen = _counting(guard)
+    seen = counting_screens(guard)
     with override_settings(ROOT_URLCONF="tests.integrations.django_urls", MIDDLEWARE=MIDDLEWARE,
                            IAMGUARD={"GUARD": guard}):
         response = Client().get("/orders/1", headers={"authorization": "Bearer reader"})
@@ -208,7 +198,7 @@ def test_django_screens_a_request_once() -> None:
 
 def test_a_path_changed_after_screening_is_screened_again() -> None:
     guard = stub_guard()[0]
-    seen = _counting(guard)
+    seen = counting_screens(guard)
     stack = [*MIDDLEWARE, f"{__name__}.RewritePath"]
     with override_settings(ROOT_URLCONF="tests.integrations.django_urls", MIDDLEWARE=stack, IAMGUARD={"GUARD": guard}):
         response = Client().get("/orders/1", headers={"authorization": "Bearer reader"})

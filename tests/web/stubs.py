@@ -119,3 +119,17 @@ class StubDirectory:
         policies = self.principals[principal_arn]
         return StubResolved(PolicySet([parse_policy(document) for document in policies]),
                             {"aws:PrincipalArn": principal_arn})
+
+
+def counting_screens(guard: Any) -> list[str]:
+    """Wraps `guard`'s screening so that each screened request's path is appended to the list
+    returned: how tests see that a request is screened once."""
+    seen: list[str] = []
+    checks = guard._screen_checks
+
+    def counted(request: Any) -> Any:
+        seen.append(request.path)
+        return checks(request)
+
+    guard._screen_checks = counted
+    return seen

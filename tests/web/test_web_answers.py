@@ -21,7 +21,7 @@ from iamguard.credentials.errors import InvalidToken
 from iamguard.credentials.facade import PasswordCredentials
 from iamguard.web import Guard, UnmappedRoutesError, WebRequest, public, rule
 from iamguard.web import responses as shapes
-from tests.web.stubs import TENANT, standard_authority
+from tests.web.stubs import TENANT, counting_screens, standard_authority
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -180,17 +180,6 @@ def test_every_401_response_has_a_challenge() -> None:
 
 # ---- one screening per request -----------------------------------------------------------------
 
-def _counting(guard: Guard) -> list[str]:
-    seen: list[str] = []
-    checks = guard._screen_checks
-
-    def counted(request: WebRequest) -> Any:
-        seen.append(request.path)
-        return checks(request)
-
-    guard._screen_checks = counted  # type: ignore[method-assign]
-    return seen
-
 
 def _order(path: str = "/orders/7", **changes: Any) -> WebRequest:
     request = WebRequest(method="GET", path=path, raw_path=path.encode(), route="/orders/{order_id}",
@@ -201,7 +190,7 @@ def _order(path: str = "/orders/7", **changes: Any) -> WebRequest:
 
 def test_a_screened_request_is_not_screened_again() -> None:
     guard = _guard()
-    seen = _counting(guard)
+    seen = counting_screens(guard)
     request = _order()
     assert guard.screen(request) is None
     completed = request.replaced(path="/orders/7", route="/orders/{order_id}", allow="GET")  # same values
@@ -234,7 +223,7 @@ def test_another_guards_screening_does_not_count() -> None:
 
 def test_the_asgi_middleware_screens_once_per_request() -> None:
     guard = _guard()
-    seen = _counting(guard)
+    seen = counting_screens(guard)
     with TestClient(_app(guard)) as client:
         assert client.get("/orders/3", headers=READER).status_code == 200
         assert client.get("/missing", headers=READER).status_code == 404  # screened, then left to the router

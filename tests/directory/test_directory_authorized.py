@@ -156,6 +156,19 @@ def assert_refused(directory: Directory, call: Callable[[], object], action: str
     assert directory.store.generation() == generation
 
 
+def assert_decided(directory: Directory, who: str, call: Callable[[Any], object], denied_action: str | None,
+                   resource: str) -> None:
+    """`call(caller)` is refused for `denied_action` on `resource` (nothing changes), or, when
+    `denied_action` is None, goes through and changes the tenant."""
+    me = caller(directory, who)
+    if denied_action is not None:
+        assert_refused(directory, lambda: call(me), denied_action, resource)
+        return
+    before = directory.get_account_authorization_details()
+    call(me)
+    assert directory.get_account_authorization_details() != before
+
+
 # ESC-01 and ESC-05: Rhino Security Labs' one-call escalations, for a caller with self-service reads.
 
 ESCALATIONS: list[tuple[str, Callable[[AuthorizedDirectory], object], str, str]] = [
@@ -265,13 +278,7 @@ DELEGATION: list[tuple[str, str, Callable[[AuthorizedDirectory], object], str | 
                          ids=[case[0] for case in DELEGATION])
 def test_delegated_administration_keeps_the_boundary(directory: Directory, who: str, call: Any,
                                                      denied_action: str | None, resource: str) -> None:
-    me = caller(directory, who)
-    if denied_action is not None:
-        assert_refused(directory, lambda: call(me), denied_action, resource)
-        return
-    before = directory.get_account_authorization_details()
-    call(me)
-    assert directory.get_account_authorization_details() != before
+    assert_decided(directory, who, call, denied_action, resource)
 
 
 def test_delegate_creates_users_that_carry_the_boundary(directory: Directory) -> None:
@@ -337,13 +344,7 @@ def test_policy_arn_limits_what_may_be_attached(directory: Directory, call: Any,
 ])
 def test_tagging_is_scoped_by_caller_request_and_resource_tags(directory: Directory, who: str, call: Any,
                                                                allowed: bool, action: str, resource: str) -> None:
-    me = caller(directory, who)
-    if not allowed:
-        assert_refused(directory, lambda: call(me), action, resource)
-        return
-    before = directory.get_account_authorization_details()
-    call(me)
-    assert directory.get_account_authorization_details() != before
+    assert_decided(directory, who, call, None if allowed else action, resource)
 
 
 def test_self_service_user_sees_its_own_tags_only(directory: Directory) -> None:

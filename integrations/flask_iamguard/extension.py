@@ -173,6 +173,8 @@ class IamGuard:
                 key = request_key(current)
                 recalled = memo.recall(key) if key is not None else None
                 if type(recalled) is IamContext:  # this very request was allowed earlier in this second
+                    # What _record does, through the objects fetched above: every proxy lookup costs
+                    # on this path, which is every repeated request's.
                     current.environ[_DECIDED] = app_globals.iam = recalled
                     _keep_private(recalled)
                     return None

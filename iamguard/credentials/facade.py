@@ -467,6 +467,13 @@ class Credentials:
         into another second (`iamguard.web.memo` relies on exactly this)."""
         return self._watch.current()
 
+    @property
+    def generation_watch(self) -> GenerationWatch:
+        """What `generation` reads, for callers that keep answers derived from it: its
+        `snapshot()` says how long the generation stays current without being read again, and
+        `local_commits()` whether this process wrote since (`iamguard.web.memo`)."""
+        return self._watch
+
     def policy_set_for(self, session: Session, resource_policy: Any = None) -> PolicySet:
         """The policies deciding this session's requests: the user's or role's identity policies
         and permissions boundary (current, from the directory), plus the session policies.

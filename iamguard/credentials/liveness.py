@@ -22,6 +22,7 @@ is immediate in-process and bounded across processes. Errors are never cached.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import cachetools
@@ -42,6 +43,19 @@ class _Generations(Protocol):
     def local_commits(self) -> int: ...
 
 
+@dataclass(frozen=True)
+class GenerationSnapshot:
+    """The generation, with how long it stays current without being read again: while this
+    process commits no write (`commits` is what `GenerationWatch.local_commits` answers until
+    then) and the clock stays before `until` (the directory's cache TTL after the store was last
+    read), `generation` is what `GenerationWatch.current` answers."""
+
+    commits: object
+    generation: tuple[int, ...]
+    checked_at: float
+    until: float
+
+
 class GenerationWatch:
     """The (directory, credentials) generations, re-read only when they may have moved."""
 
@@ -51,14 +65,17 @@ class GenerationWatch:
         self._ttl = ttl
         # (commits seen, generations, when checked): one tuple, replaced whole, so that the hot
         # path (several reads per authenticated request) needs no lock to see a consistent state.
-        self._state: tuple[tuple[int, ...] | None, tuple[int, ...], float] = (None, (), 0.0)
+        self._state: tuple[object, tuple[int, ...], float] = (None, (), 0.0)
+
+    def local_commits(self) -> object:
+        """What changes whenever a write commits in this process, through any of the sources
+        (compared, never read as a number). One source (directory and credentials sharing a
+        database file) is the common case and needs no tuple building."""
+        sources = self._sources
+        return sources[0].local_commits if len(sources) == 1 else tuple([source.local_commits for source in sources])
 
     def current(self) -> tuple[int, ...]:
-        sources = self._sources
-        # Read on every authenticated request: one source (directory and credentials sharing a
-        # database file) is the common case and needs no tuple building.
-        commits = (sources[0].local_commits,) if len(sources) == 1 else \
-            tuple([source.local_commits for source in sources])
+        commits = self.local_commits()
         now = self._clock.time()
         seen, value, checked_at = self._state
         if commits == seen and 0.0 <= now - checked_at < self._ttl:
@@ -66,6 +83,13 @@ class GenerationWatch:
         value = tuple(source.generation() for source in self._sources)
         self._state = (commits, value, now)
         return value
+
+    def snapshot(self) -> GenerationSnapshot:
+        """`current()`, with what keeps it current (for callers that check those instead of
+        calling `current` again on every request)."""
+        self.current()
+        commits, value, checked_at = self._state
+        return GenerationSnapshot(commits, value, checked_at, checked_at + self._ttl)
 
 
 class LivenessChecker:

@@ -126,6 +126,19 @@ class SessionAuthority(Protocol):
     def policy_set_for(self, session: Any, resource_policy: Any = None) -> PolicySet: ...
 
 
+class GenerationWatch(Protocol):
+    """What an authority's `generation_watch` offers (`iamguard.credentials.liveness.GenerationWatch`):
+    the store generation its answers derive from (`current`), and, for remembering answers
+    derived from it, how long that generation stays current (`snapshot`: while `local_commits()`
+    answers the same and the clock stays before `until`)."""
+
+    def current(self) -> tuple[int, ...]: ...
+
+    def snapshot(self) -> Any: ...  # .commits, .generation, .checked_at, .until
+
+    def local_commits(self) -> object: ...
+
+
 class PrincipalDirectory(Protocol):
     """What the guard needs from `iamguard.directory.Directory` (for principal resolvers)."""
 
@@ -385,22 +398,23 @@ class Guard:
         self._bound: dict[int, tuple[ResourceTemplate, BoundTemplate | None]] = {}
         self._peers: dict[str, str | None] = {}
         self._sessions = SessionMemo()
-        self.reuse_generation = self._reuse_source()
+        self.reuse_watch = self._reuse_source()
         # Held by this guard alone: the mark `screen` leaves on a request it passed (see
         # `WebRequest._mark_screened`), so `check` does not screen the same request twice.
         self._screen_token = object()
 
-    def _reuse_source(self) -> Callable[[], tuple[int, ...]] | None:
-        """The authority's `generation` when this guard's allows may be remembered for the rest
-        of their second (`iamguard.web.memo`): only when every input of a decision is the request
-        itself, an iamguard session, the store at that generation and the clock's second. A
-        principal resolver or a context provider is app code with inputs of its own, and an
+    def _reuse_source(self) -> GenerationWatch | None:
+        """The authority's generation watch when this guard's allows may be remembered for the
+        rest of their second (`iamguard.web.memo`): only when every input of a decision is the
+        request itself, an iamguard session, the store at that generation and the clock's second.
+        A principal resolver or a context provider is app code with inputs of its own, and an
         authority on another clock would check token lifetimes against other seconds."""
-        generation = getattr(self.authority, "generation", None)
-        if not self.config.reuse_allows or self.resolver is not None or self.providers or not callable(generation) or \
+        watch = getattr(self.authority, "generation_watch", None)
+        if not self.config.reuse_allows or self.resolver is not None or self.providers or \
+                not all(callable(getattr(watch, name, None)) for name in ("current", "snapshot", "local_commits")) or \
                 getattr(self.authority, "clock", None) is not self.clock:
             return None
-        return generation  # type: ignore[no-any-return]
+        return watch  # type: ignore[no-any-return]
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -732,10 +746,11 @@ class Guard:
             raise _Refusal(responses.invalid_token(realm), codes.INVALID_TOKEN, "this app accepts no tokens")
         generation: tuple[int, ...] | None = None
         try:
-            if self.reuse_generation is not None and self.resolver is None:
+            watch = self.reuse_watch
+            if watch is not None and self.resolver is None:
                 # Read before anything else, so that a write landing meanwhile leaves the answer stale.
                 # (A resolver set after construction is app code: nothing it decides is reused.)
-                generation = self.reuse_generation()
+                generation = watch.current()
             session = self.authority.authenticate(token)
         except Exception as exc:  # classified below; never passes
             if _refusal_error(exc):
@@ -861,7 +876,9 @@ class Guard:
             raise _Refusal(responses.unavailable(), codes.EVALUATION_ERROR, "the evaluator failed", decision)
         action, resource = question.action, question.resource
         if decision.allowed:
-            iam = IamContext(trail.request_id, identity.principal, action, resource, decision, params,
+            # Read-only, so that every handler given this allow (see iamguard.web.memo) reads the
+            # values that went into `resource`.
+            iam = IamContext(trail.request_id, identity.principal, action, resource, decision, MappingProxyType(params),
                              identity.session, identity.source, rule=rule)
             return Verdict(True, codes.ALLOWED, iam, decision=decision, reuse=reuse)
         if fresh_mfa_would_allow(identity.policy_set, question) is not None:

@@ -16,9 +16,11 @@ So the same request, under the same generation, within the same whole second of 
 gets the same allow; the guard stamps such allows (`Verdict.reuse`) and a `VerdictMemo` gives
 them again without deciding anew. The key is the adapter's: everything it reads from the
 request, byte for byte (CACHE-04), so no two requests that could be told apart share an entry.
-Each recall re-reads the generation exactly as the authority's own caches do, so a revocation in
-this process applies to the next request (CACHE-01) and another process's within the same bound
-as before (CACHE-02).
+Each recall checks that the generation is still the one its entries were decided under exactly as
+the authority's own caches do (`GenerationWatch.snapshot`): no write committed in this process
+since, and the store read within the directory's cache TTL. So a revocation in this process
+applies to the next request (CACHE-01) and another process's within the same bound as before
+(CACHE-02).
 
 The audit trail is the one deciding would leave:
 - a sink that wants allows gets, for every recalled allow, the allow's own record with this
@@ -45,7 +47,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from iamguard import audit as codes
@@ -55,7 +57,7 @@ from iamguard.web.request import IamContext
 
 if TYPE_CHECKING:
     from iamguard.audit import AuditRecord
-    from iamguard.web.guard import Guard
+    from iamguard.web.guard import GenerationWatch, Guard
 
 logger = logging.getLogger("iamguard.web")
 
@@ -73,37 +75,41 @@ def scope_key(scope: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class _Remembered:
-    __slots__ = ("fields", "generation", "record", "routes_version", "witness")
+    __slots__ = ("fields", "record", "routes_version", "witness")
 
-    def __init__(self, generation: tuple[int, ...], routes_version: int, iam: IamContext, witness: object,
-                 record: AuditRecord | None) -> None:
-        self.generation = generation
+    def __init__(self, routes_version: int, iam: IamContext, witness: object, record: AuditRecord | None) -> None:
         self.routes_version = routes_version
         self.record = record
-        self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy
-        # A dict of its own, copied again for every recall: a handler that changes the one it was
-        # given must change neither the memo nor another request's.
-        self.fields["path_params"] = dict(iam.path_params)
+        self.fields = dict(iam.__dict__)  # the handler's IamContext, to copy (its path_params are read-only)
         self.witness = witness
 
 
+# A window no time falls in: every recall opens a new one (after a store error, and at first).
+_CLOSED: tuple[Any, ...] = (None, 0.0, 0.0, object(), (), {})
+
+
 class VerdictMemo:
-    """One adapter's memo over one guard. Thread-safe: the second and its dict of entries are read
-    and replaced together as one tuple, so an entry is only ever found under its own second; an
+    """One adapter's memo over one guard. Thread-safe: the current window (its second, the span of
+    it in which the store generation is known not to have moved, and the entries) is read and
+    replaced as one tuple, so an entry is only ever found under the window it was decided in; an
     entry never changes once stored."""
 
-    def __init__(self, guard: Guard, generation: Callable[[], tuple[int, ...]], *, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, guard: Guard, watch: GenerationWatch, *, limit: int = DEFAULT_LIMIT) -> None:
         self._guard = guard
-        self._clock = guard.clock
-        self._generation = generation
+        self._time = guard.clock.time
+        self._watch = watch
+        self._local_commits = watch.local_commits
         self._limit = limit
-        self._current: tuple[int | None, dict[Hashable, _Remembered]] = (None, {})
+        # (second, start, until, commits, generation, entries): within [start, until), a part of
+        # `second`, the store generation stays `generation` for as long as this process's writes
+        # stay at `commits` (see GenerationWatch.snapshot), so an entry decided under it holds.
+        self._current: tuple[Any, ...] = _CLOSED
 
     @classmethod
     def for_guard(cls, guard: Guard, *, limit: int = DEFAULT_LIMIT) -> VerdictMemo | None:
-        """A memo for `guard`, or None when its allows cannot be reused (see `Guard.reuse_generation`)."""
-        generation = guard.reuse_generation
-        return cls(guard, generation, limit=limit) if generation is not None else None
+        """A memo for `guard`, or None when its allows cannot be reused (see `Guard.reuse_watch`)."""
+        watch = guard.reuse_watch
+        return cls(guard, watch, limit=limit) if watch is not None else None
 
     def recall(self, key: Hashable) -> IamContext | Verdict | None:
         """For a request equal to one allowed earlier in this second, what to answer (see `give`):
@@ -119,33 +125,35 @@ class VerdictMemo:
         return self._recall(key)
 
     def _recall(self, key: Hashable) -> tuple[IamContext, object, _Remembered] | None:
-        second = int(self._clock.time())
-        held, entries = self._current
-        if held != second:
-            self._current = (second, {})
+        now = self._time()
+        _, start, until, commits, _, entries = self._current
+        if not start <= now < until or self._local_commits() != commits:
+            self._open(now)
             return None
         try:
             entry = entries.get(key)
         except TypeError:  # an unhashable part (a header given as a list): not rememberable
             return None
-        if entry is None:
+        if entry is None or entry.routes_version != self._guard.routes.version:
             return None
-        guard = self._guard
-        if entry.routes_version != guard.routes.version:
-            return None
-        try:
-            if self._generation() != entry.generation:
-                return None
-        except Exception:  # the store cannot say: the full path meets the same error and answers it
-            return None
-        # A copy of a frozen value with a request id and a path_params dict of its own, without
-        # dataclasses.replace's cost.
+        # A copy of a frozen value with a request id of its own, without dataclasses.replace's cost.
         iam = object.__new__(IamContext)
         fields = iam.__dict__
         fields.update(entry.fields)
         fields["request_id"] = new_request_id()
-        fields["path_params"] = dict(fields["path_params"])
         return iam, entry.witness, entry
+
+    def _open(self, now: float) -> None:
+        """A new, empty window from `now`: the rest of its second, or less when the generation
+        must be read again before (the directory's cache TTL, for other processes' writes)."""
+        try:
+            snapshot = self._watch.snapshot()
+        except Exception:  # the store cannot say: the full path meets the same error and answers it
+            self._current = _CLOSED
+            return
+        second = int(now)
+        self._current = (second, max(second, snapshot.checked_at), min(second + 1, snapshot.until),
+                         snapshot.commits, snapshot.generation, {})
 
     def give(self, iam: IamContext, entry: _Remembered) -> IamContext | Verdict | None:
         """A recalled allow as far as audit goes:
@@ -180,18 +188,20 @@ class VerdictMemo:
         return refused
 
     def remember(self, key: Hashable, verdict: Verdict, witness: object = None) -> None:
-        """Keep `verdict` for requests equal to this one (same `key`) in the second it was decided
+        """Keep `verdict` for requests equal to this one (same `key`) in the window it was decided
         in, with the `witness` that `recall_witnessed` hands back."""
         reuse = verdict.reuse
         if reuse is None or verdict.iam is None or not verdict.allowed:
             return
-        second, entries = self._current
-        if second != reuse.second:  # decided in another second than the memo holds now
+        current = self._current
+        second, _, _, _, generation, entries = current
+        # Decided in another second, or under another generation, than the window holds now.
+        if second != reuse.second or generation != reuse.generation:
             return
         if len(entries) >= self._limit:
             entries = {}
-            self._current = (second, entries)
+            self._current = (*current[:5], entries)
         try:
-            entries[key] = _Remembered(reuse.generation, reuse.routes_version, verdict.iam, witness, reuse.record)
+            entries[key] = _Remembered(reuse.routes_version, verdict.iam, witness, reuse.record)
         except TypeError:  # unhashable key
             return

@@ -146,7 +146,8 @@ class ContextInput:
 class IamContext:
     """What the handler can read (`request.state.iam`, `flask.g.iam`, `request.iam`).
 
-    `path_params` are the exact strings that went into `resource`.
+    `path_params` are the exact strings that went into `resource` (read-only: an allow given again
+    to a repeated request shares them, see `iamguard.web.memo`).
     """
 
     request_id: str

@@ -4,7 +4,7 @@ allow differed from what deciding anew gives (spec CACHE-04/05, JWT expiry, MAP-
 - a route map put in place of the guard's (`guard.routes = RouteMap(...)`, supported by the
   guard) started at the same version number as the old one, so the old allow was recalled;
 - the handler's `IamContext.path_params` was one dict shared by every recall of an entry, so one
-  handler's change showed in the next request's context;
+  handler's change showed in the next request's context: now read-only, for every request;
 - a fractional `leeway_seconds` expired tokens in the middle of a second, inside a remembered
   allow's second: now refused by the configuration (whole seconds only).
 """
@@ -33,17 +33,21 @@ from tests.web.memo_support import ORDER, TENANT, DenialsOnly, session_tokens
 
 class App:
     """A Starlette app behind the middleware; its handler keeps each request's path parameters as
-    it received them and then changes them (as a careless handler might)."""
+    it received them and then tries to change them (as a careless handler might)."""
 
     def __init__(self, env: Env, *, reuse: bool) -> None:
         self.guard = Guard(env.creds, tenant=TENANT, audit=DenialsOnly(), clock=env.clock, reuse_allows=reuse,
                            routes=[rule("orders:GetOrder", ORDER, methods="GET", path="/orders/{order_id}")])
         self.seen: list[dict[str, Any]] = []
+        self.changes_refused = 0
 
         async def get_order(request: Request) -> Response:
             iam = request.state.iam
             self.seen.append({"action": iam.action, "path_params": dict(iam.path_params)})
-            iam.path_params["order_id"] = "999"
+            try:
+                iam.path_params["order_id"] = "999"
+            except TypeError:  # read-only: they are what went into the resource
+                self.changes_refused += 1
             return JSONResponse({"order": request.path_params["order_id"]})
 
         self.app = Starlette(routes=[Route("/orders/{order_id}", get_order, methods=["GET"])],
@@ -78,6 +82,7 @@ def test_each_request_gets_path_params_of_its_own(env: tuple[Env, dict[str, str]
     app = App(built, reuse=reuse)
     assert [app.get(tokens["alice"]).status for _ in range(3)] == [200, 200, 200]
     assert [seen["path_params"] for seen in app.seen] == [{"order_id": "1"}] * 3
+    assert app.changes_refused == 3
 
 
 @pytest.mark.parametrize("leeway", [0.5, 29.9, 1e-9, True, "30", None])

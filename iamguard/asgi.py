@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -164,7 +164,7 @@ def _expose(scope: Scope, iam: IamContext) -> None:
     # A fresh state dict per request: a server that shares one would otherwise leak the
     # principal of one request into another (CACHE-05).
     state = scope.get("state")
-    scope["state"] = {**(state if isinstance(state, dict) else {}), "iam": iam}
+    scope["state"] = {"iam": iam} if state is None else {**(state if isinstance(state, dict) else {}), "iam": iam}
 
 
 def _reparsed(dependant: Any, params: dict[str, Any]) -> Rejection | None:
@@ -195,9 +195,12 @@ def _private_responses(send: Send) -> Send:
     """`send`, adding `Cache-Control: private` to a response that has no Cache-Control of its own:
     a response allowed for a named principal must not be stored by a shared cache (a reverse proxy,
     a CDN) and replayed without a decision, also when the credential was a cookie (RFC 9111 only
-    holds back responses to requests with Authorization). As django_iamguard does (spec CACHE-01)."""
+    holds back responses to requests with Authorization). As django_iamguard does (spec CACHE-01).
 
-    async def private_send(message: Message) -> None:
+    A plain function that hands back `send`'s own awaitable: no coroutine of its own per message,
+    on the path of every allowed request."""
+
+    def private_send(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
             if not isinstance(headers, (list, tuple)):  # ASGI allows any iterable: read it once
@@ -207,7 +210,7 @@ def _private_responses(send: Send) -> Send:
                     break
             else:  # a new list: the app's own header list (perhaps a shared constant) stays as it was
                 message["headers"] = [*headers, _PRIVATE]
-        await send(message)
+        return send(message)
 
     return private_send
 

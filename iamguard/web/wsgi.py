@@ -15,11 +15,13 @@ its parameters always come from the framework's router. Three WSGI habits need c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _PROXY_FIX_ORIGINALS = "werkzeug.proxy_fix.orig"
 _UNPREFIXED = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+_UNSEEN: Any = object()
 
 
 def _bearer_lines(value: str) -> list[str]:
@@ -102,34 +104,81 @@ def query_bytes(environ: Mapping[str, Any]) -> bytes:
     return query.encode("latin-1", "replace") if isinstance(query, str) else b""
 
 
+class _Kept:
+    """The entries that environs of one shape (the same names, in the same order) keep in their
+    key: the names whose values were strings, but the peer's port. Part of every key made with it
+    and compared by identity, so two keys are equal only when made for the same shape."""
+
+    __slots__ = ("names", "values_of")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        if len(names) >= 2:
+            self.values_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
+        else:  # itemgetter of one name gives the value itself, of none cannot be made
+            self.values_of = lambda environ: tuple(environ[name] for name in names)
+
+
+# Environ shape -> what its key keeps, or None when environs of that shape cannot make a key.
+# Servers build every environ alike; a flood of made-up header names only empties the memo.
+_SHAPES: dict[tuple[str, ...], _Kept | None] = {}
+_SHAPES_LIMIT = 4096
+_ONLY_STR = {str}
+
+
+def _shape(environ: Mapping[str, Any], names: tuple[str, ...]) -> _Kept | None:
+    kept: list[str] = []
+    refused = False
+    for name, value in environ.items():
+        if type(value) is str:
+            if name != "REMOTE_PORT":
+                kept.append(name)
+        # The guard reads every name without a dot (request line, headers, peer) and the scheme:
+        # if one holds anything but a string here, it may hold one in another environ of this
+        # shape, and would be missing from the key then. Other dotted names are the server's
+        # objects (wsgi.input), never read; ProxyFix's originals are keyed apart.
+        elif "." not in name or name == "wsgi.url_scheme":
+            refused = True
+    entry = None if refused else _Kept(tuple(kept))
+    if len(_SHAPES) >= _SHAPES_LIMIT:
+        _SHAPES.clear()
+    _SHAPES[names] = entry
+    return entry
+
+
 def environ_key(environ: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Everything in `environ` that the guard reads, for the VerdictMemo: every string the server
-    put there (request line, headers, peer, scheme, in the server's order) but the peer's port,
-    which changes with every connection and which neither the guard nor a router reads; and
-    ProxyFix's originals. None when a value the guard would read cannot be part of a key (a str
-    subclass, ProxyFix originals that are not a mapping); unhashable originals make a key that the
-    memo never stores."""
-    items: list[tuple[str, str]] = []
-    for item in environ.items():
-        value = item[1]
-        if type(value) is str:
-            if item[0] != "REMOTE_PORT":
-                items.append(item)
-        elif isinstance(value, str):  # its own __eq__ or __hash__ could make two values one key
-            return None
+    put there (request line, headers, peer, scheme) but the peer's port, which changes with every
+    connection and which neither the guard nor a router reads; and ProxyFix's originals. None when
+    a value the guard would read cannot be part of a key (not exactly a str: a subclass's own
+    comparison could make two values one key; ProxyFix originals that are not a mapping);
+    unhashable originals make a key that the memo never stores.
+
+    Read through the environ's shape: which entries to keep is worked out once per shape, and each
+    request's values are then picked without a Python loop (this is every repeated request's path)."""
+    names = tuple(environ)
+    kept = _SHAPES.get(names, _UNSEEN)
+    if kept is _UNSEEN:
+        kept = _shape(environ, names)
+    if kept is None:
+        return None
+    assert isinstance(kept, _Kept)
+    values = kept.values_of(environ)
+    if values and set(map(type, values)) != _ONLY_STR:
+        return None
     originals = environ.get(_PROXY_FIX_ORIGINALS)
     if originals is None:
-        return tuple(items)
+        return (kept, values)
     if not isinstance(originals, Mapping):
         return None
-    return (*items, (_PROXY_FIX_ORIGINALS, tuple(originals.items())))
+    return (kept, values, tuple(originals.items()))
 
 
 def environ_of_key(key: tuple[Any, ...]) -> dict[str, Any]:
     """An environ holding everything `environ_key` kept: what the guard reads from the environ
     the key was made of, whatever has been done to that environ since."""
-    environ = dict(key)
-    originals = environ.get(_PROXY_FIX_ORIGINALS)
-    if originals is not None:
-        environ[_PROXY_FIX_ORIGINALS] = dict(originals)
+    kept, values = key[0], key[1]
+    environ: dict[str, Any] = dict(zip(kept.names, values, strict=True))
+    if len(key) > 2:
+        environ[_PROXY_FIX_ORIGINALS] = dict(key[2])
     return environ

@@ -141,10 +141,10 @@ class IamGuard:
             raise TypeError("IamGuard needs a Guard: IamGuard(app, guard=...) or init_app(app, guard=...)")
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("flask_iamguard is already initialised on this app")
-        app.extensions[EXTENSION_KEY] = _AppState(self, chosen, self.strict if strict is None else strict,
-                                                  memo=VerdictMemo.for_guard(chosen))
+        state = _AppState(self, chosen, self.strict if strict is None else strict, memo=VerdictMemo.for_guard(chosen))
+        app.extensions[EXTENSION_KEY] = state
         # First in line: no other hook sees a request the guard has not decided on.
-        app.before_request_funcs.setdefault(None, []).insert(0, self._before_request)
+        app.before_request_funcs.setdefault(None, []).insert(0, self._hook(state))
         app.cli.add_command(self._routes_command())
 
     def _state(self, app: Flask) -> _AppState | None:
@@ -157,28 +157,42 @@ class IamGuard:
 
     # ---- the hook -------------------------------------------------------------------------
 
-    def _before_request(self) -> Response | None:
+    def _hook(self, state: _AppState) -> Callable[[], Response | None]:
+        """The app's before_request hook: a request equal to one allowed earlier in this second
+        gets that allow again (from the app's memo); any other is decided by `_before_request`."""
+        memo = state.memo
+        if memo is None:
+            return self._before_request
+
+        def before_request() -> Response | None:
+            # Every repeated request takes this path: it looks up no proxy it can do without.
+            key = None
+            try:
+                current: Request = request._get_current_object()  # type: ignore[attr-defined]
+                key = request_key(current)
+                recalled = memo.recall(key) if key is not None else None
+                if type(recalled) is IamContext:
+                    # What _record does (g.iam replaces any earlier request's, CACHE-05).
+                    current.environ[_DECIDED] = g._get_current_object().iam = recalled  # type: ignore[attr-defined]
+                    _keep_private(recalled)
+                    return None
+            except Exception as exc:  # only the adapter's own code can raise here; never an allow
+                return _internal_failure(state.guard, exc)
+            return self._before_request(memo, key, recalled if isinstance(recalled, Verdict) else None)
+
+        return before_request
+
+    def _before_request(self, memo: VerdictMemo | None = None, key: Any = None, verdict: Verdict | None = None
+                        ) -> Response | None:
+        """Decide this request (or send `verdict`, the memo's refusal of it), and keep an allow in
+        `memo` under `key`."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         state = self._state(app)
         app_globals = g._get_current_object()  # type: ignore[attr-defined]
         app_globals.pop("iam", None)  # never a previous request's decision (CACHE-05)
-        if state is None:  # init_app ran for another app sharing this hook: cannot decide
+        if state is None or state.memo is not memo:  # a hook of another app's: cannot decide
             return _internal_failure(self.guard, RuntimeError("flask_iamguard is not initialised on this app"))
         try:
-            memo = state.memo
-            key = None
-            verdict: Verdict | None = None
-            if memo is not None:
-                current: Request = request._get_current_object()  # type: ignore[attr-defined]
-                key = request_key(current)
-                recalled = memo.recall(key) if key is not None else None
-                if type(recalled) is IamContext:  # this very request was allowed earlier in this second
-                    # What _record does, through the objects fetched above: every proxy lookup costs
-                    # on this path, which is every repeated request's.
-                    current.environ[_DECIDED] = app_globals.iam = recalled
-                    _keep_private(recalled)
-                    return None
-                verdict = recalled if isinstance(recalled, Verdict) else None
             if verdict is None:
                 verdict = self._decide(app, state)
                 if key is not None and memo is not None and verdict is not None:

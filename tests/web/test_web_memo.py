@@ -27,7 +27,9 @@ from starlette.routing import Route
 from iamguard.asgi import Iam, IamMiddleware
 from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
+from iamguard.directory import Directory
 from iamguard.store.database import StoreError
+from iamguard.store.sqlite import SQLiteStore
 from iamguard.web import Guard, rule
 from iamguard.web.guard import Reusable, Verdict
 from iamguard.web.memo import VerdictMemo
@@ -225,14 +227,42 @@ def test_a_recalled_allow_whose_record_cannot_be_written(tmp_path: Path, require
 def test_a_store_that_cannot_answer_is_a_503_not_a_remembered_allow(shop: tuple[Shop, dict[str, str]],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     app, tokens = shop
-    app.get(tokens["alice"])
+    assert app.get(tokens["alice"]).status == 200
 
-    def unavailable() -> tuple[int, ...]:
+    def unavailable() -> int:
         raise StoreError("the database is locked")
 
-    monkeypatch.setattr(app.env.creds._watch, "current", unavailable)
+    # A write in this process means the generation must be read again, and now it cannot be.
+    app.env.directory.tag_user("alice", {"team": "blue"})
+    for source in app.env.creds.generation_watch._sources:
+        monkeypatch.setattr(source, "generation", unavailable)
     answer = app.get(tokens["alice"])
     assert answer.status == 503 and len(app.seen) == 1
+
+
+def test_another_process_s_write_counts_once_the_cache_ttl_has_passed(tmp_path: Path) -> None:
+    """The memo keeps an allow no longer than the credentials' own caches keep the generation:
+    a write through another connection to the file (another process) is seen once the
+    directory's cache TTL has passed since the store was last read, even within one second."""
+    env = build_env("sqlite", tmp_path)
+    try:
+        tokens = session_tokens(env)
+        app = Shop(env)
+        app.clock.advance(1.6)
+        assert app.get(tokens["alice"]).status == 200  # the generation is read again now (1.6)
+        app.clock.advance(0.6)  # the next second (2.2); the generation read at 1.6 holds until 2.6
+        assert app.get(tokens["alice"]).status == app.get(tokens["alice"]).status == 200
+        assert app.decided == 2
+        other = Directory(SQLiteStore(env.store.path), TENANT, clock=env.clock)
+        other.detach_user_policy("alice", other.list_attached_user_policies("alice").items[0].policy_arn)
+        app.clock.advance(0.3)  # 2.5: within the TTL, as for the credentials' own caches
+        assert app.get(tokens["alice"]).status == 200
+        app.clock.advance(0.2)  # 2.7: the same second, past the TTL: read again, decided again
+        assert app.get(tokens["alice"]).status == 403
+        assert app.decided == 3
+        other.store.close()
+    finally:
+        env.store.close()
 
 
 def test_a_route_map_change_decides_again(shop: tuple[Shop, dict[str, str]]) -> None:
@@ -297,7 +327,7 @@ def test_a_verdict_from_another_second_is_not_kept(shop: tuple[Shop, dict[str, s
 
 def test_the_memo_is_bounded(shop: tuple[Shop, dict[str, str]]) -> None:
     app, _ = shop
-    memo = VerdictMemo(app.guard, app.env.creds.generation, limit=2)
+    memo = VerdictMemo(app.guard, app.env.creds.generation_watch, limit=2)
     memo.recall("open")
     for key in ("a", "b", "c"):
         memo.remember(key, _allow(app, int(app.clock.time())))
@@ -378,6 +408,14 @@ def test_the_environ_key_holds_every_string_but_the_peer_port() -> None:
         pass
 
     assert environ_key({**environ, "HTTP_AUTHORIZATION": Text("Bearer a")}) is None
+    # Which entries to keep is learnt once per shape (names, in order); values are checked every time.
+    assert environ_key({**environ, "PATH_INFO": b"/orders/1"}) is None  # the shape of `environ`
+    assert environ_key({**environ, "HTTP_X_COUNT": 5}) is None  # a name the guard reads, not a string
+    assert environ_key({**environ, "wsgi.url_scheme": "https"}) != environ_key({**environ, "wsgi.url_scheme": "http"})
+    assert environ_key({**environ, "wsgi.url_scheme": None}) is None
+    assert environ_key({"REMOTE_PORT": "1"}) == environ_key({"REMOTE_PORT": "2"})
+    assert environ_key({"PATH_INFO": "/a"}) != environ_key({"PATH_INFO": "/b"})
+    assert environ_of_key(environ_key({"PATH_INFO": "/a", "REMOTE_PORT": "1"})) == {"PATH_INFO": "/a"}
     assert environ_key({**environ, "werkzeug.proxy_fix.orig": ["not", "a", "mapping"]}) is None
 
 

@@ -133,11 +133,11 @@ def _shape(environ: Mapping[str, Any], names: tuple[str, ...]) -> _Kept | None:
         if type(value) is str:
             if name != "REMOTE_PORT":
                 kept.append(name)
-        # The guard reads every name without a dot (request line, headers, peer) and the scheme:
+        # The guard reads every name without a dot (request line, peer), every header and the scheme:
         # if one holds anything but a string here, it may hold one in another environ of this
         # shape, and would be missing from the key then. Other dotted names are the server's
         # objects (wsgi.input), never read; ProxyFix's originals are keyed apart.
-        elif "." not in name or name == "wsgi.url_scheme":
+        elif "." not in name or name.startswith("HTTP_") or name == "wsgi.url_scheme":
             refused = True
     entry = None if refused else _Kept(tuple(kept))
     if len(_SHAPES) >= _SHAPES_LIMIT:

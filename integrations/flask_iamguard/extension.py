@@ -177,6 +177,9 @@ class IamGuard:
                     _keep_private(recalled)
                     return None
             except Exception as exc:  # only the adapter's own code can raise here; never an allow
+                # Nor an earlier request's decision, which a pushed app context's g still holds (CACHE-05).
+                g.pop("iam", None)
+                request.environ.pop(_DECIDED, None)
                 return _internal_failure(state.guard, exc)
             return self._before_request(memo, key, recalled if isinstance(recalled, Verdict) else None)
 

@@ -411,6 +411,7 @@ def test_the_environ_key_holds_every_string_but_the_peer_port() -> None:
     # Which entries to keep is learnt once per shape (names, in order); values are checked every time.
     assert environ_key({**environ, "PATH_INFO": b"/orders/1"}) is None  # the shape of `environ`
     assert environ_key({**environ, "HTTP_X_COUNT": 5}) is None  # a name the guard reads, not a string
+    assert environ_key({**environ, "HTTP_X.COUNT": 5}) is None  # a header, even with a dot in its name
     assert environ_key({**environ, "wsgi.url_scheme": "https"}) != environ_key({**environ, "wsgi.url_scheme": "http"})
     assert environ_key({**environ, "wsgi.url_scheme": None}) is None
     assert environ_key({"REMOTE_PORT": "1"}) == environ_key({"REMOTE_PORT": "2"})

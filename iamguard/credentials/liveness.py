@@ -21,7 +21,9 @@ is immediate in-process and bounded across processes. Errors are never cached.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,13 +68,12 @@ class GenerationWatch:
         # (commits seen, generations, when checked): one tuple, replaced whole, so that the hot
         # path (several reads per authenticated request) needs no lock to see a consistent state.
         self._state: tuple[object, tuple[int, ...], float] = (None, (), 0.0)
-
-    def local_commits(self) -> object:
-        """What changes whenever a write commits in this process, through any of the sources
-        (compared, never read as a number). One source (directory and credentials sharing a
-        database file) is the common case and needs no tuple building."""
-        sources = self._sources
-        return sources[0].local_commits if len(sources) == 1 else tuple([source.local_commits for source in sources])
+        # What changes whenever a write commits in this process, through any of the sources
+        # (compared, never read as a number). One source (directory and credentials sharing a
+        # database file) is the common case: read through getattr itself, with no frame of its own
+        # (every request reads it).
+        self.local_commits: Callable[[], object] = functools.partial(getattr, sources[0], "local_commits") \
+            if len(sources) == 1 else lambda: tuple([source.local_commits for source in sources])
 
     def current(self) -> tuple[int, ...]:
         commits = self.local_commits()

@@ -42,7 +42,10 @@ class Database:
         self._local = threading.local()
         self._migrate_lock = threading.Lock()
         self._commit_lock = threading.Lock()
-        self._commit_count = 0
+        # How many write transactions committed through this object (read-only for everyone else).
+        # Caches in this process compare it on every call, so they see this process's own writes
+        # at once without querying the file; a plain attribute, as it is read on every request.
+        self.commit_count = 0
         with self.transaction() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -98,7 +101,7 @@ class Database:
                 connection.execute("ROLLBACK")
                 raise StoreError(f"cannot commit: {exc}") from None
             with self._commit_lock:
-                self._commit_count += 1
+                self.commit_count += 1
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -139,12 +142,6 @@ class Database:
         row = self.connection().execute(
             "SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
         return int(row["version"]) if row else 0
-
-    @property
-    def commit_count(self) -> int:
-        """How many write transactions committed through this object. Caches in this process compare
-        it on every call, so they see this process's own writes at once without querying the file."""
-        return self._commit_count
 
     def generation(self) -> int:
         """The generation counter. Every cache re-reads it (at most every TTL) to learn of other

@@ -116,7 +116,12 @@ class VerdictMemo:
         the allow's IamContext (run the handler), or the full path's refusal. None: decide the
         request, and `remember` the verdict."""
         found = self._recall(key)
-        return self.give(found[0], found[2]) if found is not None else None
+        if found is None:
+            return None
+        guard = self._guard
+        if not (guard.config.audit_allows and guard.auditor.wants("Allow")):
+            return found[0]  # as `give` would, without its call: this is every repeated request's path
+        return self.give(found[0], found[2])
 
     def recall_witnessed(self, key: Hashable) -> tuple[IamContext, object, _Remembered] | None:
         """`recall` before routing, not yet audited: the IamContext, the witness the allow was

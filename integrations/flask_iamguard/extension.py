@@ -174,7 +174,8 @@ class IamGuard:
                 if type(recalled) is IamContext:
                     # What _record does (g.iam replaces any earlier request's, CACHE-05).
                     current.environ[_DECIDED] = g._get_current_object().iam = recalled  # type: ignore[attr-defined]
-                    _keep_private(recalled)
+                    if recalled.source != "bearer":  # Bearer answers need no mark (_keep_private)
+                        _keep_private(recalled)
                     return None
             except Exception as exc:  # only the adapter's own code can raise here; never an allow
                 # Nor an earlier request's decision, which a pushed app context's g still holds (CACHE-05).

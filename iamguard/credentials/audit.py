@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from iamguard.audit import (
@@ -71,18 +71,39 @@ def default_auditor() -> Auditor:
     return Auditor(CredentialsLoggingSink())
 
 
+# Events that record a change to the credentials store (the rest record attempts, refusals and
+# tokens handed out, which happened whether or not a surrounding transaction commits).
+STORE_CHANGES = frozenset({
+    "access_key_created", "access_key_status_changed", "access_key_deleted",
+    "login_profile_created", "login_profile_updated", "login_profile_deleted",
+    "mfa_device_created", "mfa_device_enabled", "mfa_device_deactivated", "mfa_device_deleted",
+    "recovery_codes_created", "recovery_codes_deleted", "sessions_revoked",
+})
+
+Pending = list[tuple[Auditor, AuditRecord]]
+
+
 class CredentialsAudit:
     """Builds and delivers the credentials component's records. `audit` is an Auditor, a sink or
-    sinks (None: `CredentialsLoggingSink` on the `iamguard.audit` logger)."""
+    sinks (None: `CredentialsLoggingSink` on the `iamguard.audit` logger).
 
-    def __init__(self, audit: AuditOption = None, clock: Clock | None = None) -> None:
+    `batch`, when given, names the records of an open directory write whose transaction holds the
+    credentials store's changes too (`iamguard.directory.auditing.batch_records`): a store change
+    made inside one is recorded with that write's records, delivered when it commits and dropped
+    if it rolls back, as the directory's own are; outside one it is delivered at once, as every
+    other event is."""
+
+    def __init__(self, audit: AuditOption = None, clock: Clock | None = None,
+                 batch: Callable[[], Pending | None] | None = None) -> None:
         self.auditor: Auditor = default_auditor() if audit is None else as_auditor(audit)
         self.clock: Clock = clock or SYSTEM_CLOCK
+        self.batch = batch
 
     def emit(self, event: str, *, outcome: str, level: int = logging.INFO, **fields: Any) -> bool:
         """Record one event. `outcome` is "success", "failure" or "info". Never raises: returns
         False when the record could not be built or delivered (the Auditor reports a failed sink
-        on the `iamguard.audit.failure` logger), so a broken sink cannot break authentication."""
+        on the `iamguard.audit.failure` logger), so a broken sink cannot break authentication.
+        A store change inside an open directory write waits for it (see `batch`): True then."""
         try:
             record = credentials_record(
                 time=self.clock.now(), request_id=f"cred-{secrets.token_hex(8)}", event=event,
@@ -91,6 +112,10 @@ class CredentialsAudit:
         except Exception:
             logging.getLogger(__name__).exception("could not build the audit record of event %s", _clean(event))
             return False
+        pending = self.batch() if self.batch is not None and event in STORE_CHANGES else None
+        if pending is not None:
+            pending.append((self.auditor, record))
+            return True
         return self.auditor.emit(record)
 
 

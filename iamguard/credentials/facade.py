@@ -6,6 +6,7 @@ IAM's and STS's APIs in snake case.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -45,6 +46,7 @@ from iamguard.credentials.sts import LongTermIdentity, StsService, extra_context
 from iamguard.credentials.tokens import IssuedToken, SessionClaims, TokenCodec
 from iamguard.credentials.warm import WarmSessions
 from iamguard.directory import Directory
+from iamguard.directory.auditing import batch_records
 from iamguard.directory.errors import NoSuchEntityError
 from iamguard.directory.resolver import ResolvedPrincipal
 from iamguard.engine.compiler import parse_policy
@@ -121,6 +123,8 @@ class Credentials:
         config = self.config
         shared_file = isinstance(self.store, SQLiteCredentialStore) and \
             self.store.database is getattr(directory.store, "database", None)
+        if shared_file:  # the directory's transactions hold this store's changes too: so do its records
+            self._events.batch = functools.partial(batch_records, directory.store)
         sources = (directory.store,) if shared_file else (directory.store, self.store)
         self._watch = watch = GenerationWatch(sources, self.clock, directory.cache_ttl)
         self._keys = KeyManager(self.store, self._get_sealer, self.clock, algorithm=config.signing_algorithm,

@@ -14,7 +14,9 @@ scope: their records are delivered when the outermost directory write is about t
 batch that ends in an exception leaves no "success" record behind. If delivery succeeded but the
 commit itself then failed, a "rolled_back" record with the same request id follows (best effort).
 A directory write inside a store transaction the directory did not open is refused
-(AuditUnavailableError): that transaction could still roll back after the record went out.
+(AuditUnavailableError): that transaction could still roll back after the record went out. The
+credentials component's records of its own changes made inside a directory write, in the same
+database, join that write's records (`batch_records`), with the same delivery and the same refusal.
 
 Records carry identifiers and SHA-256 digests of documents, never a document or a secret.
 """
@@ -334,6 +336,15 @@ def _scopes() -> dict[int, _Scope]:
     if scopes is None:
         scopes = _local.scopes = {}
     return scopes
+
+
+def batch_records(store: DirectoryStore) -> list[tuple[Auditor, AuditRecord]] | None:
+    """The records waiting for the directory write open on this thread over `store` (delivered
+    just before it commits, dropped with a savepoint or a transaction that rolls back), or None
+    when none is open. Records of changes that other components make inside that write's
+    transaction belong there: delivered now, they could claim a change that is then undone."""
+    scope = _scopes().get(id(store))
+    return scope.pending if scope is not None else None
 
 
 def _record(clock: Clock, writer: AuditedWriter, event: str, tenant_id: str | None,

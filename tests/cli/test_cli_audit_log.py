@@ -64,11 +64,12 @@ def test_init_records_every_change_and_never_the_secret(capsys: pytest.CaptureFi
     outcome = tool.ok("init", "--tenant-id", TENANT, "--output", "json", env={"IAMGUARD_AUDIT_LOG": str(tool.log)})
     secret = outcome.json()["AccessKey"]["SecretAccessKey"]
     lines = tool.lines()
-    # The directory's records go out when init's one transaction commits, after the key's event.
-    assert what(lines) == ["access_key_created", "iam:CreateTenant", "iam:CreatePolicy", "iam:CreateUser",
-                           "iam:AttachUserPolicy"]
-    assert lines[0]["extra"]["access_key_id"] == outcome.json()["AccessKey"]["AccessKeyId"]
-    assert lines[0]["extra"]["tenant_id"] == TENANT
+    # Every record, the key's included, goes out when init's one transaction commits, in the order
+    # of the changes.
+    assert what(lines) == ["iam:CreateTenant", "iam:CreatePolicy", "iam:CreateUser", "iam:AttachUserPolicy",
+                           "access_key_created"]
+    assert lines[-1]["extra"]["access_key_id"] == outcome.json()["AccessKey"]["AccessKeyId"]
+    assert lines[-1]["extra"]["tenant_id"] == TENANT
     assert secret not in tool.log.read_text()
 
 
@@ -173,7 +174,7 @@ def test_the_installed_program_writes_the_log_and_keeps_stderr_clean(tmp_path: P
     assert outcome.code == 0, outcome.err
     assert "iam_mutation" not in outcome.err and "credentials_event" not in outcome.err
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [line["reason"] for line in lines] == [CREDENTIALS_EVENT] + [IAM_MUTATION] * 4  # IAM's at the commit
+    assert [line["reason"] for line in lines] == [IAM_MUTATION] * 4 + [CREDENTIALS_EVENT]  # all at the commit
     assert log.stat().st_mode & 0o077 == 0  # created readable by its owner only
 
 

@@ -23,11 +23,12 @@ on the directory's auditor as Deny records.
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iamguard.audit import EXPLICIT_DENY, IMPLICIT_DENY, AuditRecord
 from iamguard.directory import validation as valid
@@ -223,6 +224,23 @@ class _Target:
         return keys
 
 
+T = TypeVar("T")
+
+
+def _one_snapshot(method: Callable[..., T]) -> Callable[..., T]:
+    """For a read: its decision and its answer read one snapshot of the store, so the answer shows
+    the state the decision judged (a change that another thread or process commits between the
+    two would otherwise be shown without having been judged: a tag that now denies, a policy
+    attached since)."""
+
+    @functools.wraps(method)
+    def read(self: AuthorizedDirectory, *args: Any, **kwargs: Any) -> T:
+        with self._directory.store.read():
+            return method(self, *args, **kwargs)
+
+    return read
+
+
 class AuthorizedDirectory:
     """The directory's IAM API, each call authorized for `caller_arn` first (see the module doc).
 
@@ -331,11 +349,13 @@ class AuthorizedDirectory:
                 self._check("TagUser", arn, request_tag_keys(checked_tags))
             return self._directory.create_user(name, checked_path, checked_tags, boundary)
 
+    @_one_snapshot
     def get_user(self, user_name: str) -> User:
         target = self._user(user_name)
         self._check("GetUser", target, target.keys("GetUser"))
         return self._directory.get_user(user_name)
 
+    @_one_snapshot
     def list_users(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[User]:
         self._check("ListUsers", "*")
         return self._directory.list_users(path_prefix, marker, max_items)
@@ -358,6 +378,7 @@ class AuthorizedDirectory:
     def delete_user(self, user_name: str) -> None:
         self._user_write("DeleteUser", user_name, lambda: self._directory.delete_user(user_name))
 
+    @_one_snapshot
     def list_groups_for_user(self, user_name: str, marker: str | None = None, max_items: int = 100) -> Page[Group]:
         target = self._user(user_name)
         self._check("ListGroupsForUser", target, target.keys("ListGroupsForUser"))
@@ -373,6 +394,7 @@ class AuthorizedDirectory:
         self._user_write("UntagUser", user_name, lambda: self._directory.untag_user(user_name, keys),
                          {TAG_KEYS_KEY: keys})
 
+    @_one_snapshot
     def list_user_tags(self, user_name: str) -> tuple[Tag, ...]:
         target = self._user(user_name)
         self._check("ListUserTags", target, target.keys("ListUserTags"))
@@ -399,6 +421,7 @@ class AuthorizedDirectory:
         self._user_write("DetachUserPolicy", user_name, lambda: self._directory.detach_user_policy(user_name, policy),
                          {POLICY_ARN_KEY: policy})
 
+    @_one_snapshot
     def list_attached_user_policies(self, user_name: str, path_prefix: str = "/", marker: str | None = None,
                                     max_items: int = 100) -> Page[AttachedPolicy]:
         target = self._user(user_name)
@@ -409,6 +432,7 @@ class AuthorizedDirectory:
         self._user_write("PutUserPolicy", user_name,
                          lambda: self._directory.put_user_policy(user_name, policy_name, policy_document))
 
+    @_one_snapshot
     def get_user_policy(self, user_name: str, policy_name: str) -> InlinePolicy:
         target = self._user(user_name)
         self._check("GetUserPolicy", target, target.keys("GetUserPolicy"))
@@ -418,6 +442,7 @@ class AuthorizedDirectory:
         self._user_write("DeleteUserPolicy", user_name,
                          lambda: self._directory.delete_user_policy(user_name, policy_name))
 
+    @_one_snapshot
     def list_user_policies(self, user_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
         target = self._user(user_name)
         self._check("ListUserPolicies", target, target.keys("ListUserPolicies"))
@@ -438,10 +463,12 @@ class AuthorizedDirectory:
             self._check("CreateGroup", self._new_arn("group", checked_path, name))
             return self._directory.create_group(name, checked_path)
 
+    @_one_snapshot
     def get_group(self, group_name: str, marker: str | None = None, max_items: int = 100) -> GroupDetail:
         self._check("GetGroup", self._group(group_name))
         return self._directory.get_group(group_name, marker, max_items)
 
+    @_one_snapshot
     def list_groups(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[Group]:
         self._check("ListGroups", "*")
         return self._directory.list_groups(path_prefix, marker, max_items)
@@ -486,6 +513,7 @@ class AuthorizedDirectory:
         self._group_write("DetachGroupPolicy", group_name,
                           lambda: self._directory.detach_group_policy(group_name, policy), {POLICY_ARN_KEY: policy})
 
+    @_one_snapshot
     def list_attached_group_policies(self, group_name: str, path_prefix: str = "/", marker: str | None = None,
                                      max_items: int = 100) -> Page[AttachedPolicy]:
         self._check("ListAttachedGroupPolicies", self._group(group_name))
@@ -495,6 +523,7 @@ class AuthorizedDirectory:
         self._group_write("PutGroupPolicy", group_name,
                           lambda: self._directory.put_group_policy(group_name, policy_name, policy_document))
 
+    @_one_snapshot
     def get_group_policy(self, group_name: str, policy_name: str) -> InlinePolicy:
         self._check("GetGroupPolicy", self._group(group_name))
         return self._directory.get_group_policy(group_name, policy_name)
@@ -503,6 +532,7 @@ class AuthorizedDirectory:
         self._group_write("DeleteGroupPolicy", group_name,
                           lambda: self._directory.delete_group_policy(group_name, policy_name))
 
+    @_one_snapshot
     def list_group_policies(self, group_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
         self._check("ListGroupPolicies", self._group(group_name))
         return self._directory.list_group_policies(group_name, marker, max_items)
@@ -532,11 +562,13 @@ class AuthorizedDirectory:
             return self._directory.create_role(name, assume_role_policy_document, checked_path, description,
                                                max_session_duration, boundary, checked_tags)
 
+    @_one_snapshot
     def get_role(self, role_name: str) -> Role:
         target = self._role(role_name)
         self._check("GetRole", target, target.keys("GetRole"))
         return self._directory.get_role(role_name)
 
+    @_one_snapshot
     def list_roles(self, path_prefix: str = "/", marker: str | None = None, max_items: int = 100) -> Page[Role]:
         self._check("ListRoles", "*")
         return self._directory.list_roles(path_prefix, marker, max_items)
@@ -566,6 +598,7 @@ class AuthorizedDirectory:
         self._role_write("UntagRole", role_name, lambda: self._directory.untag_role(role_name, keys),
                          {TAG_KEYS_KEY: keys})
 
+    @_one_snapshot
     def list_role_tags(self, role_name: str) -> tuple[Tag, ...]:
         target = self._role(role_name)
         self._check("ListRoleTags", target, target.keys("ListRoleTags"))
@@ -592,6 +625,7 @@ class AuthorizedDirectory:
         self._role_write("DetachRolePolicy", role_name, lambda: self._directory.detach_role_policy(role_name, policy),
                          {POLICY_ARN_KEY: policy})
 
+    @_one_snapshot
     def list_attached_role_policies(self, role_name: str, path_prefix: str = "/", marker: str | None = None,
                                     max_items: int = 100) -> Page[AttachedPolicy]:
         target = self._role(role_name)
@@ -602,6 +636,7 @@ class AuthorizedDirectory:
         self._role_write("PutRolePolicy", role_name,
                          lambda: self._directory.put_role_policy(role_name, policy_name, policy_document))
 
+    @_one_snapshot
     def get_role_policy(self, role_name: str, policy_name: str) -> InlinePolicy:
         target = self._role(role_name)
         self._check("GetRolePolicy", target, target.keys("GetRolePolicy"))
@@ -611,6 +646,7 @@ class AuthorizedDirectory:
         self._role_write("DeleteRolePolicy", role_name,
                          lambda: self._directory.delete_role_policy(role_name, policy_name))
 
+    @_one_snapshot
     def list_role_policies(self, role_name: str, marker: str | None = None, max_items: int = 100) -> Page[str]:
         target = self._role(role_name)
         self._check("ListRolePolicies", target, target.keys("ListRolePolicies"))
@@ -632,10 +668,12 @@ class AuthorizedDirectory:
             self._check("CreatePolicy", self._new_arn("policy", checked_path, name))
             return self._directory.create_policy(name, policy_document, checked_path, description)
 
+    @_one_snapshot
     def get_policy(self, policy_arn: str) -> ManagedPolicy:
         self._check("GetPolicy", self._policy_arn(policy_arn))
         return self._directory.get_policy(policy_arn)
 
+    @_one_snapshot
     def list_policies(self, only_attached: bool = False, path_prefix: str = "/", marker: str | None = None,
                       max_items: int = 100) -> Page[ManagedPolicy]:
         self._check("ListPolicies", "*")
@@ -656,10 +694,12 @@ class AuthorizedDirectory:
             self._check("CreatePolicyVersion", policy)
             return self._directory.create_policy_version(policy, policy_document, set_as_default)
 
+    @_one_snapshot
     def get_policy_version(self, policy_arn: str, version_id: str) -> PolicyVersion:
         self._check("GetPolicyVersion", self._policy_arn(policy_arn))
         return self._directory.get_policy_version(policy_arn, version_id)
 
+    @_one_snapshot
     def list_policy_versions(self, policy_arn: str, marker: str | None = None,
                              max_items: int = 100) -> Page[PolicyVersion]:
         self._check("ListPolicyVersions", self._policy_arn(policy_arn))
@@ -677,16 +717,19 @@ class AuthorizedDirectory:
             self._check("DeletePolicyVersion", policy)
             self._directory.delete_policy_version(policy, version_id)
 
+    @_one_snapshot
     def list_entities_for_policy(self, policy_arn: str) -> PolicyEntities:
         self._check("ListEntitiesForPolicy", self._policy_arn(policy_arn))
         return self._directory.list_entities_for_policy(policy_arn)
 
     # account-wide reads
 
+    @_one_snapshot
     def get_account_authorization_details(self, filter: Iterable[str] | None = None) -> dict[str, Any]:
         self._check("GetAccountAuthorizationDetails", "*")
         return self._directory.get_account_authorization_details(filter)
 
+    @_one_snapshot
     def simulate_principal_policy(self, policy_source_arn: str, action_names: Any, resource_arns: Any = ("*",),
                                   context_entries: Any = None, resource_policy: Any = None) -> list[SimulationResult]:
         """iam:SimulatePrincipalPolicy on the simulated principal's ARN (the simulation reveals

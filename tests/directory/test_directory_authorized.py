@@ -12,6 +12,7 @@ import pytest
 from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
 from iamguard.directory import AccessDeniedError, AuthorizedDirectory, Directory, IamError, authorize_iam_call
+from iamguard.directory import authorized as authorized_module
 from iamguard.directory.errors import NoSuchEntityError
 from iamguard.store.memory import MemoryStore
 from iamguard.store.sqlite import SQLiteStore
@@ -512,3 +513,38 @@ def test_sqlite_store_smoke(tmp_path: Path) -> None:
         assert directory.get_user("svc-1") == created
     finally:
         store.close()
+
+
+def test_a_read_answers_with_the_state_its_decision_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change committed by another process between the decision and the answer is not shown:
+    both read one snapshot (here bob leaves the team the reader may see, and gains a tag)."""
+    path = tmp_path / "directory.db"
+    store, other_store = SQLiteStore(path), None
+    try:
+        Directory.create_tenant(store, TENANT, clock=FrozenClock())
+        directory = Directory(store, TENANT, clock=FrozenClock(), audit=[])
+        directory.create_user("reader")
+        directory.put_user_policy("reader", "blue-team", statements(
+            {"Effect": "Allow", "Action": ["iam:GetUser", "iam:ListUserTags"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}}))
+        directory.create_user("bob", tags={"team": "blue"})
+        other_store = SQLiteStore(path)  # another process's connection to the same file
+        other = Directory(other_store, TENANT, clock=FrozenClock(), audit=[])
+        decide = authorized_module.authorize_iam_call
+
+        def decide_then_another_process_writes(*args: Any, **kwargs: Any) -> Any:
+            decision = decide(*args, **kwargs)
+            other.tag_user("bob", {"team": "red", "clearance": "high"})
+            return decision
+
+        monkeypatch.setattr(authorized_module, "authorize_iam_call", decide_then_another_process_writes)
+        shown = caller(directory, "reader").get_user("bob")
+        assert {tag.key: tag.value for tag in shown.tags} == {"team": "blue"}
+        monkeypatch.undo()
+        assert {tag.key: tag.value for tag in directory.get_user("bob").tags} == {"team": "red", "clearance": "high"}
+        with pytest.raises(AccessDeniedError):  # judged on the new state now
+            caller(directory, "reader").get_user("bob")
+    finally:
+        store.close()
+        if other_store is not None:
+            other_store.close()

@@ -137,12 +137,7 @@ class CompiledCondition:
         self._is_null = self.family is Family.NULL
         self._slot = _shared_slot(self.key, self.family_code)
         self._mode = _MODES[self.qualifier]
-        if self.if_exists or self.qualifier is Qualifier.FOR_ALL_VALUES:
-            self._when_missing = True
-        elif self.qualifier is Qualifier.FOR_ANY_VALUE:
-            self._when_missing = False
-        else:
-            self._when_missing = self.negated
+        self._when_missing = bool(entry.operator.holds_when_key_missing)  # Null is answered apart
         self._static: ValueTest | None = None
         # A static test against one string (the most common condition) is a comparison with
         # that string: no test object and no set for a decision to bring into the CPU's cache.
@@ -240,9 +235,7 @@ class CompiledCondition:
             return (not present) in wanted_absent
         request_values = state.coerced_slot(self._slot)
         if request_values is None:
-            # IfExists and ForAllValues hold for a missing key, ForAnyValue does not, and a plain
-            # operator holds only when negated.
-            return self._when_missing
+            return self._when_missing  # Operator.holds_when_key_missing
         negated = self._negated
         mode = self._mode
         variable = self._eq_variable

@@ -16,7 +16,7 @@ from iamguard.lint.findings import LintFinding, Severity
 from iamguard.lint.keys import is_always_present
 from iamguard.lint.mfa import MFA_AGE, MFA_PRESENT
 from iamguard.policy.model import ConditionEntry
-from iamguard.policy.operators import Family, Operator, Qualifier
+from iamguard.policy.operators import Family, Operator
 
 _CODE = "DENY_SKIPPED_WHEN_KEY_ABSENT"
 # The MFA rules own these keys and give a sharper, SECURITY_WARNING message for them.
@@ -24,14 +24,9 @@ _OWNED_ELSEWHERE = frozenset((MFA_PRESENT, MFA_AGE))
 
 
 def false_when_absent(operator: Operator) -> bool:
-    """The engine's rule for a missing key: IfExists and ForAllValues hold, ForAnyValue does not,
-    a plain operator holds only when negated. Null tests presence itself, so it is never false
-    merely because the key is absent."""
-    if operator.base.family is Family.NULL or operator.if_exists:
-        return False
-    if operator.qualifier is Qualifier.FOR_ALL_VALUES:
-        return False
-    return operator.qualifier is Qualifier.FOR_ANY_VALUE or not operator.base.negated
+    """False merely because the key is absent, by the engine's own rule
+    (`Operator.holds_when_key_missing`); Null tests presence itself, so it never is."""
+    return operator.holds_when_key_missing is False
 
 
 def check_absent_keys(ctx: LintContext) -> Iterator[LintFinding]:

@@ -110,6 +110,19 @@ class Operator:
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def holds_when_key_missing(self) -> bool | None:
+        """Whether a condition with this operator holds when its key is missing from the request:
+        IfExists and ForAllValues hold, ForAnyValue does not, a plain operator holds only when
+        negated. None for Null, which tests presence itself (its values decide)."""
+        if self.base.family is Family.NULL:
+            return None
+        if self.if_exists or self.qualifier is Qualifier.FOR_ALL_VALUES:
+            return True
+        if self.qualifier is Qualifier.FOR_ANY_VALUE:
+            return False
+        return self.base.negated
+
 
 _ALL_NAMES = [
     *BASE_OPERATORS,

@@ -382,3 +382,27 @@ def test_round_trip_of_generated_documents(items: list[dict[str, Any]], version:
         source["Version"] = version
     policy = iamguard.parse_policy(source)
     assert iamguard.parse_policy(policy.to_dict()).document == policy.document
+
+
+# What a condition answers for a key the request does not have (IAM's condition-operator docs:
+# "...IfExists", the ForAllValues/ForAnyValue set operators, and the Null operator). The engine
+# decides with this, and the linter warns about Deny conditions it makes false.
+@pytest.mark.parametrize(("operator", "holds"), [
+    ("StringEquals", False),
+    ("StringNotEquals", True),
+    ("StringEqualsIfExists", True),
+    ("StringNotEqualsIfExists", True),
+    ("NumericLessThan", False),
+    ("Bool", False),
+    ("IpAddress", False),
+    ("NotIpAddress", True),
+    ("ArnNotLike", True),
+    ("ForAllValues:StringEquals", True),
+    ("ForAllValues:StringNotEquals", True),
+    ("ForAnyValue:StringEquals", False),
+    ("ForAnyValue:StringNotEquals", False),
+    ("ForAnyValue:StringEqualsIfExists", True),
+    ("Null", None),
+])
+def test_what_an_operator_answers_for_a_missing_key(operator: str, holds: bool | None) -> None:
+    assert parse_operator(operator).holds_when_key_missing is holds

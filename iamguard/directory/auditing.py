@@ -313,6 +313,9 @@ class AuditedWriter:
 class _Scope:
     transaction_id: str
     pending: list[tuple[Auditor, AuditRecord]] = field(default_factory=list)
+    # The SQLite Database whose transaction this is (None for other stores): another store object
+    # over the same Database writes on the same connection, so inside this scope's transaction.
+    database: object | None = None
 
 
 _local = threading.local()
@@ -343,7 +346,12 @@ def batch_records(store: DirectoryStore) -> list[tuple[Auditor, AuditRecord]] | 
     just before it commits, dropped with a savepoint or a transaction that rolls back), or None
     when none is open. Records of changes that other components make inside that write's
     transaction belong there: delivered now, they could claim a change that is then undone."""
-    scope = _scopes().get(id(store))
+    scopes = _scopes()
+    scope = scopes.get(id(store))
+    database = getattr(store, "database", None)
+    if scope is None and database is not None:
+        # A write opened through another store object over the same Database: the change joins it.
+        scope = next((open_scope for open_scope in scopes.values() if open_scope.database is database), None)
     return scope.pending if scope is not None else None
 
 
@@ -402,7 +410,7 @@ def audited_write(store: DirectoryStore, auditor: Auditor | None, event: str | N
         raise AuditUnavailableError("a directory change inside a store transaction the directory did not "
                                     "open cannot be audited, so it was refused; group changes with "
                                     "Directory.batch() instead")
-    scope = scopes[key] = _Scope(f"txn-{secrets.token_hex(8)}")
+    scope = scopes[key] = _Scope(f"txn-{secrets.token_hex(8)}", database=getattr(store, "database", None))
     delivered = False
     try:
         with store.write() as raw:

@@ -145,6 +145,7 @@ class AccessKeyService:
     def authenticate(self, access_key_id: object, secret: object, *, user_exists: Callable[[str], bool],
                      action: str | None = None, source_ip: str | None = None) -> KeyOwner:
         """Check a key pair. `user_exists(user_id)` confirms the owner is still the same user."""
+        self._store.check_attempts_commit()
         now = self._clock.time()
         key_id = access_key_id if isinstance(access_key_id, str) and ACCESS_KEY_ID.fullmatch(access_key_id) else None
         subject = f"key:{key_id or '?'}"

@@ -276,6 +276,7 @@ class MfaService:
 
     def verify(self, device: MfaDeviceRecord, code: object) -> MfaVerification:
         """Accept `code` for an enabled device at most once; raise otherwise."""
+        self._store.check_attempts_commit()
         now = self._clock.time()
         claims = self._check_unlocked(device, device.user_id, now)
         if not device.enabled:
@@ -337,6 +338,7 @@ class MfaService:
         return len(self._store.list_recovery_codes(self._tenant, user_id))
 
     def use_recovery_code(self, user_id: str, code: object) -> MfaVerification:
+        self._store.check_attempts_commit()
         self._dummy_recovery.prime()
         now = self._clock.time()
         claims = self._check_unlocked(None, user_id, now)

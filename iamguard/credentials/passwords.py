@@ -154,6 +154,7 @@ class PasswordService:
     def check(self, user_name: object, user_id: str | None, password: object, *, allow_expired: bool = False) -> None:
         """Verify a login. `user_id` is None when no such user exists: the same work is done and
         the same error raised. Raises Throttled while the name is locked out."""
+        self._store.check_attempts_commit()
         self._dummy.prime()
         now = self._clock.time()
         subject = self._subject(user_name)

@@ -375,6 +375,12 @@ class SQLiteCredentialStore(CredentialStore):
 
     # failure counters
 
+    def check_attempts_commit(self) -> None:
+        if self._db.connection().in_transaction:
+            raise StoreError("credentials cannot be checked inside an open store transaction (such as "
+                             "Directory.batch()): a failed attempt or a used code would be undone with it; "
+                             "check them before the transaction")
+
     def throttle_state(self, subject: str) -> ThrottleState:
         rows = self._query("SELECT failures, locked_until, last_failure FROM cred_throttle WHERE subject = ?",
                            (subject,))

@@ -196,6 +196,14 @@ class CredentialStore(ABC):
 
     # -- failure counters ----------------------------------------------------------------------
 
+    def check_attempts_commit(self) -> None:
+        """Raise StoreError when what an attempt writes (failure counters, used TOTP steps and
+        recovery codes) would join a transaction opened around it: undone with that transaction,
+        it would take the lockout and the replay protection along (wrong guesses inside a
+        `Directory.batch()` that ends in an exception would never count). A store whose writes
+        always commit at once has nothing to check."""
+        return None
+
     @abstractmethod
     def throttle_state(self, subject: str) -> ThrottleState: ...
 

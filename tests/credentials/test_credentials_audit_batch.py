@@ -15,7 +15,7 @@ from iamguard.audit import AuditRecord, MemorySink
 from iamguard.credentials import AuthenticationFailed, Credentials
 from iamguard.credentials.sqlite_store import SQLiteCredentialStore
 from iamguard.directory.errors import AuditUnavailableError
-from iamguard.store.database import Database
+from iamguard.store.database import Database, StoreError
 from tests.credentials.conftest import Env, build_env
 
 PASSWORD = "correct horse battery staple 42!"
@@ -78,16 +78,28 @@ def test_a_savepoint_undone_inside_a_batch_takes_its_records_with_it(shared: Env
     assert events(sink) == ["login_profile_created"]
 
 
-def test_an_attempt_inside_a_batch_is_recorded_at_once_and_stays(shared: Env) -> None:
+def test_an_attempt_is_refused_inside_a_batch_whatever_the_secret(shared: Env) -> None:
+    """A failed attempt inside a transaction would be undone with it, and the lockout with it: so
+    no secret or code is checked there at all (the right password is refused like a wrong one,
+    which tells a guesser nothing), and nothing is recorded."""
     sink = MemorySink()
     creds = audited(shared, sink)
     creds.create_login_profile("alice", PASSWORD)
-    with pytest.raises(RuntimeError), shared.directory.batch():
-        with pytest.raises(AuthenticationFailed):
-            creds.check_password("alice", "wrong password, but long enough")
-        assert events(sink) == ["login_profile_created", "login_failed"]
-        raise RuntimeError("rolled back")
-    assert events(sink) == ["login_profile_created", "login_failed"]
+    key = creds.create_access_key("alice")
+    device = shared.enabled_device("alice")
+    for attempt in (lambda: creds.check_password("alice", "wrong password, but long enough"),
+                    lambda: creds.check_password("alice", PASSWORD),
+                    lambda: creds.authenticate_access_key(key.access_key_id, key.secret_access_key),
+                    lambda: creds.deactivate_mfa_device("alice", device.serial_number, "000000"),
+                    lambda: creds.deactivate_mfa_device("alice", device.serial_number,
+                                                        recovery_code="AAAA-BBBB-CCCC-DDDD")):
+        with pytest.raises(StoreError, match="inside an open store transaction"), shared.directory.batch():
+            attempt()
+    assert events(sink) == ["login_profile_created", "access_key_created"]
+    assert creds.check_password("alice", PASSWORD).user_name == "alice"  # outside: checked as usual
+    with pytest.raises(AuthenticationFailed):
+        creds.check_password("alice", "wrong password, but long enough")
+    assert events(sink)[-1] == "login_failed"
 
 
 def test_a_record_that_cannot_be_delivered_refuses_the_batch(shared: Env) -> None:

@@ -77,7 +77,7 @@ STORE_CHANGES = frozenset({
     "access_key_created", "access_key_status_changed", "access_key_deleted",
     "login_profile_created", "login_profile_updated", "login_profile_deleted",
     "mfa_device_created", "mfa_device_enabled", "mfa_device_deactivated", "mfa_device_deleted",
-    "recovery_codes_created", "recovery_codes_deleted", "sessions_revoked",
+    "recovery_codes_created", "recovery_codes_deleted", "sessions_revoked", "session_revoked",
 })
 
 Pending = list[tuple[Auditor, AuditRecord]]

@@ -440,6 +440,8 @@ class Credentials:
             # Recorded under this tenant, the revocation would never apply to the session (APP-04).
             raise InvalidToken("the session belongs to another tenant")
         self.store.revoke_token(self.tenant_id, session.claims.jti, float(session.claims.expires_at))
+        self._events.emit("session_revoked", outcome="success", tenant_id=self.tenant_id,
+                          principal_arn=session.principal_arn, jti=session.claims.jti)
 
     def jwks(self) -> dict[str, Any]:
         return self._keys.jwks()

@@ -87,6 +87,7 @@ def test_an_otp_replay_is_recorded_as_a_deny_without_the_code(env: Env) -> None:
     ("wrong_password", "login_failed", "Deny"),
     ("login", "get_session_token", "Allow"),
     ("revoke_sessions", "sessions_revoked", "Allow"),
+    ("revoke_session", "session_revoked", "Allow"),
 ])
 def test_each_operation_leaves_its_event(mem_env: Env, operation: str, event: str, effect: str) -> None:
     sink = MemorySink()
@@ -116,6 +117,8 @@ def test_each_operation_leaves_its_event(mem_env: Env, operation: str, event: st
         creds.login("alice", PASSWORD)
     elif operation == "revoke_sessions":
         creds.revoke_sessions(user.arn)
+    elif operation == "revoke_session":
+        creds.revoke_session(creds.authenticate(creds.login("alice", PASSWORD).token))
     matching = [record for record in sink.records if record.extra.get("event") == event]
     assert matching, events(sink)
     record = matching[-1]

@@ -120,8 +120,8 @@ class VerdictMemo:
             return None
         guard = self._guard
         if not (guard.config.audit_allows and guard.auditor.wants("Allow")):
-            return found[0]  # as `give` would, without its call: this is every repeated request's path
-        return self.give(found[0], found[2])
+            return found[0]  # as `give` does, without its call: this is every repeated request's path
+        return self._audited(found[0], found[2])
 
     def recall_witnessed(self, key: Hashable) -> tuple[IamContext, object, _Remembered] | None:
         """`recall` before routing, not yet audited: the IamContext, the witness the allow was
@@ -168,11 +168,15 @@ class VerdictMemo:
         An allow is handed over as its IamContext alone, without a Verdict around it: this is the
         path of every repeated request."""
         guard = self._guard
-        config = guard.config
-        if not (config.audit_allows and guard.auditor.wants("Allow")):
+        if not (guard.config.audit_allows and guard.auditor.wants("Allow")):
             return iam
+        return self._audited(iam, entry)
+
+    def _audited(self, iam: IamContext, entry: _Remembered) -> IamContext | Verdict | None:
+        """`give` once a sink is known to want a record of this allow."""
         if entry.record is None:  # remembered while no sink wanted allows: decide and record anew
             return None
+        guard = self._guard
         started = time.perf_counter()
         try:
             record = dataclasses.replace(entry.record, time=guard.clock.now(), request_id=iam.request_id,
@@ -181,7 +185,7 @@ class VerdictMemo:
         except Exception as exc:  # as the guard treats a record it cannot build: not delivered
             logger.error("iamguard: cannot build the audit record (%s)", type(exc).__name__)
             delivered = False
-        if delivered or not config.require_audit:
+        if delivered or not guard.config.require_audit:
             return iam
         # What Guard._finish does with an allow it could not audit: refuse it, and say so.
         refused = Verdict(False, codes.AUDIT_UNAVAILABLE, response=responses.unavailable(), decision=iam.decision)

@@ -162,7 +162,6 @@ def environ_key(environ: Mapping[str, Any]) -> tuple[Any, ...] | None:
         kept = _shape(environ, names)
     if kept is None:
         return None
-    assert isinstance(kept, _Kept)
     values = kept.values_of(environ)
     if values and set(map(type, values)) != _ONLY_STR:
         return None

@@ -14,6 +14,10 @@ def allow(action: str = "s3:GetObject", resource: str = "*", **extra: Any) -> di
                                                     **extra}]}
 
 
+def statements(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(items)}
+
+
 def deny(action: str = "s3:GetObject", resource: str = "*") -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": action, "Resource": resource}]}
 

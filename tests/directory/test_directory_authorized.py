@@ -16,7 +16,7 @@ from iamguard.directory import authorized as authorized_module
 from iamguard.directory.errors import NoSuchEntityError
 from iamguard.store.memory import MemoryStore
 from iamguard.store.sqlite import SQLiteStore
-from tests.directory.helpers import TENANT, allow, arn, trust
+from tests.directory.helpers import TENANT, allow, arn, statements, trust
 
 ADMIN = arn("policy", "Admin")
 READ_ONLY = arn("policy", "ReadOnly")
@@ -24,10 +24,6 @@ SELF_READ = arn("policy", "SelfRead")
 BOUNDARY = arn("policy", "DelegatedBoundary")
 OTHER_BOUNDARY = arn("policy", "OtherBoundary")
 ADMIN_DOC = allow("*", "*")
-
-
-def statements(*items: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(items)}
 
 
 # Self-service reads only: the user may read itself and the managed policy it holds, nothing else.

@@ -12,12 +12,7 @@ from iamguard.audit import MemorySink
 from iamguard.clock import FrozenClock
 from iamguard.directory import AccessDeniedError, AuthorizedDirectory, Directory
 from iamguard.store.memory import MemoryStore
-from tests.directory.helpers import TENANT, allow, arn, refused, trust
-
-
-def statements(*items: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(items)}
-
+from tests.directory.helpers import TENANT, allow, arn, refused, statements, trust
 
 # A help desk that may do anything in IAM except touch principals tagged protected=true, written
 # with IAM's own key for the tags of users and roles.

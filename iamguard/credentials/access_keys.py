@@ -127,7 +127,10 @@ class AccessKeyService:
             raise ValidationError("Status must be Active or Inactive")
         assert isinstance(status, str)
         record = self.record(access_key_id, user_id)
-        self._store.set_access_key_status(self._tenant, record.access_key_id, status)
+        # Deactivation is the answer to a leaked key: the sessions minted from it end for good, not
+        # only while the key stays inactive (KEY-04).
+        ended = self._clock.time() if status != ACTIVE else None
+        self._store.set_access_key_status(self._tenant, record.access_key_id, status, changed_at=ended)
         self._events.emit("access_key_status_changed", outcome="success", tenant_id=self._tenant,
                           user_id=record.user_id, access_key_id=access_key_id, status=status)
 

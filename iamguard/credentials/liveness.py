@@ -7,7 +7,7 @@ A session dies when any of these holds:
   revoked after the session was issued (IAM's "revoke active sessions");
 - any principal in its lineage no longer exists under the same unique id (deleted, or deleted and
   recreated under the same name: ROLE-04);
-- the access key it was derived from was deactivated or deleted;
+- the access key it was derived from was deactivated (even if activated again since) or deleted;
 - the MFA device whose code it carries was deactivated or deleted;
 - its second factor was a recovery code (an MFA time without a device) and the user's MFA
   configuration changed after that code was verified: a device deactivated or deleted, or the
@@ -22,6 +22,7 @@ is immediate in-process and bounded across processes. Errors are never cached.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from iamguard.clock import Clock
 from iamguard.credentials.errors import ExpiredToken, InvalidClientTokenId, InvalidToken, RevokedToken
 from iamguard.credentials.records import ACTIVE
 from iamguard.credentials.session import Session
-from iamguard.credentials.store import CredentialStore, mfa_config_subject
+from iamguard.credentials.store import CredentialStore, access_key_subject, mfa_config_subject
 from iamguard.credentials.tokens import SessionClaims
 from iamguard.directory.errors import NoSuchEntityError
 
@@ -162,10 +163,20 @@ class LivenessChecker:
             key = self._store.get_access_key(claims.access_key_id)
             if key is None or key.tenant_id != self._tenant or key.status != ACTIVE or key.user_id != claims.lineage[0]:
                 raise RevokedToken("the access key this session derives from is no longer active")
+            deactivated = self._store.sessions_not_before(self._tenant, [access_key_subject(claims.access_key_id)])
+            # Whole-second issue times: a session stamped with the very moment of deactivation may
+            # have been minted just before it, so it ends too.
+            if deactivated is not None and claims.issued_at <= deactivated:
+                raise RevokedToken("the access key this session derives from was deactivated since")
         if claims.mfa_device_id is not None:
             device = self._store.get_mfa_device_by_id(claims.mfa_device_id)
             if device is None or device.tenant_id != self._tenant or not device.enabled:
                 raise RevokedToken("the MFA device this session was verified with was removed")
+            # A deactivated device may be enabled again; a code can only have been verified while
+            # the device was enabled, so an MFA time from before its current enablement belongs to
+            # a session its deactivation ended, which re-enabling must not bring back (MFA-09).
+            if claims.mfa_time is None or device.enabled_at is None or claims.mfa_time < math.floor(device.enabled_at):
+                raise RevokedToken("the MFA device this session was verified with was deactivated since")
         elif claims.mfa_time is not None:
             # Verified with a recovery code. The user is the root of the lineage, but every id is
             # asked: only users have MFA configurations, and asking more costs nothing.

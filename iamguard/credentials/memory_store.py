@@ -24,6 +24,7 @@ from iamguard.credentials.store import (
     AlreadyExists,
     CredentialStore,
     LimitReached,
+    access_key_subject,
     mfa_config_subject,
     next_failure_state,
     throttle_stale,
@@ -136,12 +137,15 @@ class MemoryCredentialStore(CredentialStore):
             found = [key for key in self._keys.values() if key.tenant_id == tenant_id and key.user_id == user_id]
         return sorted(found, key=lambda key: (key.created_at, key.access_key_id))
 
-    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str) -> bool:
+    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str, *,
+                              changed_at: float | None = None) -> bool:
         with self._lock:
             record = self._keys.get(access_key_id)
             if record is None or record.tenant_id != tenant_id:
                 return False
             self._keys[access_key_id] = replace(record, status=status)
+            if changed_at is not None:
+                self._sessions_end(tenant_id, access_key_subject(access_key_id), changed_at)
             self._bump()
             return True
 
@@ -194,10 +198,14 @@ class MemoryCredentialStore(CredentialStore):
             for code_id in [code.code_id for code in self.list_recovery_codes(tenant_id, user_id)]:
                 del self._recovery[code_id]
 
+    def _sessions_end(self, tenant_id: str, subject: str, before: float) -> None:
+        """As the SQLite store's: the latest moment is kept. Caller holds the lock."""
+        key = (tenant_id, subject)
+        self._not_before[key] = max(before, self._not_before.get(key, before))
+
     def _mfa_changed(self, tenant_id: str, user_id: str, at: float | None) -> None:
         if at is not None:
-            key = (tenant_id, mfa_config_subject(user_id))
-            self._not_before[key] = max(at, self._not_before.get(key, at))
+            self._sessions_end(tenant_id, mfa_config_subject(user_id), at)
 
     def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
         with self._lock:
@@ -305,8 +313,7 @@ class MemoryCredentialStore(CredentialStore):
 
     def revoke_sessions(self, tenant_id: str, principal_id: str, before: float) -> None:
         with self._lock:
-            key = (tenant_id, principal_id)
-            self._not_before[key] = max(before, self._not_before.get(key, before))
+            self._sessions_end(tenant_id, principal_id, before)
             self._bump()
 
     def sessions_not_before(self, tenant_id: str, principal_ids: Iterable[str]) -> float | None:

@@ -27,6 +27,7 @@ from iamguard.credentials.store import (
     AlreadyExists,
     CredentialStore,
     LimitReached,
+    access_key_subject,
     mfa_config_subject,
     next_failure_state,
     throttle_stale,
@@ -223,12 +224,15 @@ class SQLiteCredentialStore(CredentialStore):
                            "ORDER BY created_at, access_key_id", (tenant_id, user_id))
         return [self._key(row) for row in rows]
 
-    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str) -> bool:
+    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str, *,
+                              changed_at: float | None = None) -> bool:
         with self._write() as connection:
             changed = connection.execute(
                 "UPDATE cred_access_keys SET status = ? WHERE tenant_id = ? AND access_key_id = ?",
                 (status, tenant_id, access_key_id)).rowcount
             if changed:
+                if changed_at is not None:
+                    self._sessions_end(connection, tenant_id, access_key_subject(access_key_id), changed_at)
                 Database.bump_generation(connection)
             return changed == 1
 
@@ -295,12 +299,18 @@ class SQLiteCredentialStore(CredentialStore):
             (tenant_id, user_id, tenant_id, user_id, besides))
 
     @staticmethod
-    def _mfa_changed(connection: sqlite3.Connection, tenant_id: str, user_id: str, at: float | None) -> None:
+    def _sessions_end(connection: sqlite3.Connection, tenant_id: str, subject: str, before: float) -> None:
+        """Sessions of `subject` (a unique id or one of the store's own subjects) issued before
+        `before` are revoked; the latest moment is kept."""
+        connection.execute(
+            "INSERT INTO cred_session_revocations (tenant_id, principal_id, not_before) VALUES (?, ?, ?) "
+            "ON CONFLICT(tenant_id, principal_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)",
+            (tenant_id, subject, before))
+
+    @classmethod
+    def _mfa_changed(cls, connection: sqlite3.Connection, tenant_id: str, user_id: str, at: float | None) -> None:
         if at is not None:
-            connection.execute(
-                "INSERT INTO cred_session_revocations (tenant_id, principal_id, not_before) VALUES (?, ?, ?) "
-                "ON CONFLICT(tenant_id, principal_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)",
-                (tenant_id, mfa_config_subject(user_id), at))
+            cls._sessions_end(connection, tenant_id, mfa_config_subject(user_id), at)
 
     def enable_mfa_device(self, device_id: str, step: int, at: float) -> bool:
         with self._write() as connection:
@@ -441,10 +451,7 @@ class SQLiteCredentialStore(CredentialStore):
 
     def revoke_sessions(self, tenant_id: str, principal_id: str, before: float) -> None:
         with self._write() as connection:
-            connection.execute(
-                "INSERT INTO cred_session_revocations (tenant_id, principal_id, not_before) VALUES (?, ?, ?) "
-                "ON CONFLICT(tenant_id, principal_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)",
-                (tenant_id, principal_id, before))
+            self._sessions_end(connection, tenant_id, principal_id, before)
             Database.bump_generation(connection)
 
     def sessions_not_before(self, tenant_id: str, principal_ids: Iterable[str]) -> float | None:

@@ -63,6 +63,13 @@ def locked_before(state: ThrottleState, now: float) -> bool:
     return state.locked(now) and state.failures > 0
 
 
+def access_key_subject(access_key_id: str) -> str:
+    """The revocation subject (see `revoke_sessions`) of the sessions derived from an access key:
+    deactivating the key moves it to that moment. The prefix cannot collide with a unique id, and no
+    caller can revoke it by ARN."""
+    return f"access-key:{access_key_id}"
+
+
 def mfa_config_subject(user_id: str) -> str:
     """The revocation subject (see `revoke_sessions`) of a user's MFA configuration: sessions whose
     second factor was a recovery code, which names no device, end when it moves past their
@@ -133,7 +140,11 @@ class CredentialStore(ABC):
     def list_access_keys(self, tenant_id: str, user_id: str) -> list[AccessKeyRecord]: ...
 
     @abstractmethod
-    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str) -> bool: ...
+    def set_access_key_status(self, tenant_id: str, access_key_id: str, status: str, *,
+                              changed_at: float | None = None) -> bool:
+        """Set the key's status. With `changed_at`, also end for good the sessions derived from the
+        key issued before it (`access_key_subject`), so that activating the key again does not
+        bring them back (KEY-04). One write; False (and nothing changed) when there is no such key."""
 
     @abstractmethod
     def delete_access_key(self, tenant_id: str, access_key_id: str) -> bool: ...

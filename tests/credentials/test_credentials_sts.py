@@ -431,11 +431,18 @@ def test_deactivating_or_deleting_the_key_ends_its_sessions(env: Env, alice: Acc
     for dead in (token, role_token):
         with pytest.raises(RevokedToken):
             env.creds.authenticate(dead)
+    # Activating the key again does not bring them back (KEY-04: deactivation answers a leak)...
+    env.clock.advance(1)
     env.creds.update_access_key(alice.access_key_id, "Active")
-    env.creds.authenticate(token)
+    for dead in (token, role_token):
+        with pytest.raises(RevokedToken):
+            env.creds.authenticate(dead)
+    # ...but the key works again, and so do the sessions minted from it since.
+    fresh = env.creds.get_session_token(alice).token
+    assert env.creds.authenticate(fresh).principal_arn == USER_ARN
     env.creds.delete_access_key(alice.access_key_id)
     with pytest.raises(RevokedToken):
-        env.creds.authenticate(token)
+        env.creds.authenticate(fresh)
 
 
 # step-up

@@ -209,7 +209,7 @@ def _read_header(token: str) -> dict[str, Any]:
     segment = token.split(".", 1)[0]
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        header = json.loads(raw, object_pairs_hook=_no_duplicates)
+        header = json.loads(raw, object_pairs_hook=unique_names)
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidToken("the token header is not valid base64url JSON") from None
     if not isinstance(header, dict):
@@ -217,7 +217,8 @@ def _read_header(token: str) -> dict[str, Any]:
     return header
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A `json.loads` object hook that refuses a JSON object naming a member twice (POL-08)."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:

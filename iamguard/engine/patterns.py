@@ -12,6 +12,7 @@ from iamguard.policy.arn import split_arn
 from iamguard.policy.template import STAR, Token, Variable, has_variables, tokenize
 
 _MEMO_LIMIT = 512
+_UNSEEN = object()  # a memo miss (None is a memoized answer: a variable without a value)
 
 
 @functools.lru_cache(maxsize=MATCHER_CACHE_SIZE)
@@ -119,8 +120,10 @@ class ArnPattern:
                 if isinstance(token, Variable):
                     values.append(state.variable_or_default(token.key, token.default))
         key = tuple(values)  # None (no value) can never collide with a real value
-        if key in self._memo:
-            return self._memo[key]
+        # One lookup, not `in` then `[]`: another thread may clear the shared memo between the two.
+        found = self._memo.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
         resolved = [resolve(segment, state) for segment in self._segments]
         matchers = None if any(segment is None for segment in resolved) else \
             tuple(compile_tokens(segment) for segment in resolved)  # type: ignore[arg-type]

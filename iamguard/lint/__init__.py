@@ -62,7 +62,8 @@ a key iamguard declares single-valued, security spec POL-03).
     aws:EpochTime, aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:userid), unless a
     Deny in the policy tests `Null: {key: "true"}`; the MFA keys have their own codes.
 [7] the variable is directly followed by a character principal names may contain
-    (`[A-Za-z0-9_+=,.@-]`) or by another variable, so `alice`'s pattern also covers `alice-x`'s resources.
+    (`[A-Za-z0-9_+=,.@-]`), by a wildcard (`*`, `?`) or by another variable, so `alice`'s pattern also
+    covers `alice-x`'s resources.
 
 Coverage (redundant, unreachable, redundant items) is decided only in the cases that are certain
 (equal text, `*`, `prefix*`, a pattern against a literal, subsets of conditions), so the linter

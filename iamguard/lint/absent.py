@@ -19,8 +19,10 @@ from iamguard.policy.model import ConditionEntry
 from iamguard.policy.operators import Family, Operator
 
 _CODE = "DENY_SKIPPED_WHEN_KEY_ABSENT"
-# The MFA rules own these keys and give a sharper, SECURITY_WARNING message for them.
-_OWNED_ELSEWHERE = frozenset((MFA_PRESENT, MFA_AGE))
+# The MFA rules give a sharper, SECURITY_WARNING message for these keys, but only for the operator
+# family each one judges (Bool on the presence key, Numeric on the age): a Deny that tests either key
+# another way (`StringEquals aws:MultiFactorAuthPresent "false"`) is skipped just the same when it is absent.
+_OWNED_ELSEWHERE = {MFA_PRESENT: Family.BOOL, MFA_AGE: Family.NUMERIC}
 
 
 def false_when_absent(operator: Operator) -> bool:
@@ -36,7 +38,7 @@ def check_absent_keys(ctx: LintContext) -> Iterator[LintFinding]:
             continue
         for entry in view.statement.conditions:
             key = entry.key_lower
-            if key in _OWNED_ELSEWHERE or key in guarded or is_always_present(key):
+            if _OWNED_ELSEWHERE.get(key) is entry.operator.base.family or key in guarded or is_always_present(key):
                 continue
             if false_when_absent(entry.operator):
                 yield _finding(view, entry)

@@ -3,7 +3,8 @@
 `order/${aws:username}-*` reads as "alice's orders", but for `alice` it is `order/alice-*`, which
 also matches `order/alice-x-1`, an order of user `alice-x`. A variable is a safe boundary only
 when the next character is one no principal name can contain (`/`, `:`), so a variable directly
-followed by a name character (or by another variable) lets one name's resources run into another's.
+followed by a name character, a wildcard (`${aws:username}*`) or another variable lets one name's
+resources run into another's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 
 from iamguard.lint.context import LintContext, StatementView
 from iamguard.lint.findings import LintFinding, Severity
-from iamguard.policy.template import Variable, tokenize
+from iamguard.policy.template import STAR, Variable, tokenize
 
 _CODE = "VARIABLE_FOLLOWED_BY_NAME_CHARACTER"
 # IAM's name character set, `[\w+=,.@-]` with ASCII \w (security spec POL-11 a, ID-02).
@@ -43,6 +44,12 @@ def _run_on(resource: str) -> tuple[str, str] | None:
             continue
         if isinstance(following, Variable):
             return str(token), f"by another variable, {following}, so the two values have no boundary"
+        if following is STAR or isinstance(following, int):
+            # A wildcard matches name characters too: `${aws:username}*` is `alice*` for alice.
+            char = "*" if following is STAR else "?"
+            return str(token), (f"by the wildcard {char!r}, which also matches the characters principal names may "
+                                f"contain, so the value for one name (alice) also covers resources of longer names "
+                                f"(alice-x...)")
         if isinstance(following, str) and _NAME_CHARACTER.match(following):
             char = following[0]
             return str(token), (f"by {char!r}, which principal names may contain, so the value for one name "

@@ -87,9 +87,11 @@ def _covers_element(
     if not general_negated:  # a complement is covered only by a pattern that matches everything
         return any(g == "*" for g in general)
     # A complement covers plain patterns that certainly avoid every exclusion: only literals qualify.
+    # A `${...}` is not a literal: `home/${aws:username}` is `home/alice` for alice, which an
+    # exclusion `home/alice` removes from the complement.
     for item in specific:
         tokens = _tokens(item, False)
-        if tokens is None or has_wildcards(tokens) or any(covers(g, item) for g in general):
+        if tokens is None or has_wildcards(tokens) or "${" in item or any(covers(g, item) for g in general):
             return False
     return True
 

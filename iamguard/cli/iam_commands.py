@@ -101,6 +101,9 @@ def list_users(session: StoreSession, args: argparse.Namespace) -> Result:
 
 @IAM.command("delete-user", "delete a user (refused while it has groups, policies, keys or MFA devices)", USER_NAME)
 def delete_user(session: StoreSession, args: argparse.Namespace) -> Result:
+    # Opening the credentials registers their DeleteConflict check (access keys, password, MFA
+    # devices) on the store: without it the user would go and leave its credentials orphaned.
+    session.credentials  # noqa: B018
     session.directory.delete_user(args.user_name)
     return done(f"deleted user {args.user_name}")
 

@@ -356,5 +356,8 @@ def import_tenant(store: DirectoryStore, document: object, *, quotas: Quotas | N
             document = json.loads(document)
         except ValueError as exc:
             raise InvalidInputError(f"the export is not JSON: {exc}") from None
+        except RecursionError:  # arrays or objects nested beyond what the parser can follow (DOS-01)
+            raise InvalidInputError("the export is not an iamguard tenant export: its JSON nests too deeply") \
+                from None
     return _Import(document, quotas or DEFAULT_QUOTAS, allow_open_trust).write(
         store, as_auditor(audit), clock or SYSTEM_CLOCK)

@@ -1,11 +1,11 @@
 """Turning a Django request into the guard's `WebRequest`, and a `WebResponse` into a Django one.
 
 The route and its parameters are Django's resolver result for this request
-(`request.resolver_match`: the matched pattern's text and `captured_kwargs`, the converted values
-the view is called with). Method, target, headers and peer come from the server: the WSGI environ
-or the ASGI scope, so the method is the one the client sent (Django upper-cases it, the guard
-refuses anything that was not upper case already, spec MAP-12) and repeated ASGI headers stay
-separate.
+(`request.resolver_match`: the matched pattern's text and, for each of its parameters, the
+converted value the view is called with, see `route_parameters`). Method, target, headers and
+peer come from the server: the WSGI environ or the ASGI scope, so the method is the one the
+client sent (Django upper-cases it, the guard refuses anything that was not upper case already,
+spec MAP-12) and repeated ASGI headers stay separate.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 from django_iamguard.routing import allow_text, declared_rules, route_template
-from iamguard.web import RouteMap, RouteRule, WebRequest, WebResponse
+from iamguard.web import RouteMap, RouteRule, WebRequest, WebResponse, path_parameters
 from iamguard.web.memo import scope_key
 from iamguard.web.request import group_headers
 from iamguard.web.wsgi import environ_headers, environ_key, peer_and_scheme, query_bytes, raw_target
@@ -79,14 +79,24 @@ def connection_key(request: HttpRequest) -> tuple[Any, ...] | None:
     return ("wsgi", environ, request.path_info) if environ is not None else None
 
 
+def route_parameters(match: Any) -> dict[str, Any]:
+    """The values the view receives (`ResolverMatch.kwargs`) for every parameter of the matched
+    route. Not `captured_kwargs` alone: Django leaves out of it what an `include()` prefix
+    captured ("t/<tenant>/"), and a `path(..., kwargs)` default replaces a captured value in what
+    the view gets; the resource must name the values the view acts on (spec MAP-01)."""
+    names = set(match.captured_kwargs) | path_parameters(route_template(match.route))
+    return {name: value for name, value in match.kwargs.items() if name in names}
+
+
 def route_witness(request: HttpRequest) -> tuple[Any, ...] | None:
     """What `with_route` reads from Django's resolver result, compared (with ==) before a
     remembered allow is given to a request routed after its key was read; None when unrouted."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None
-    return (request.path_info, match.func, match.route, tuple(match.captured_kwargs.items()),
-            tuple(match.namespaces))
+    # kwargs holds every value `route_parameters` may pick (the route says which), so equal
+    # kwargs and routes give equal path parameters.
+    return (request.path_info, match.func, match.route, tuple(match.kwargs.items()), tuple(match.namespaces))
 
 
 def with_route(base: WebRequest, request: HttpRequest, routes: RouteMap, *,
@@ -101,7 +111,7 @@ def with_route(base: WebRequest, request: HttpRequest, routes: RouteMap, *,
         is_public = bool(public_namespaces.intersection(match.namespaces))
         declared = declared_rules(match.func, base.method, public_namespace=is_public)
     template = route_template(match.route)
-    return base.replaced(path=request.path_info, route=template, path_params=dict(match.captured_kwargs),
+    return base.replaced(path=request.path_info, route=template, path_params=route_parameters(match),
                          declared=declared, allow=allow_text(match.func, template, routes))
 
 

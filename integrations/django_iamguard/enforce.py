@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from django_iamguard.adapter import django_response, sent_method, web_request
+from django_iamguard.adapter import django_response, route_parameters, sent_method, web_request
 from django_iamguard.conf import get_guard
 from iamguard import audit as codes
 from iamguard.web import Guard, IamContext, Rejection, RouteRule, Verdict, WebRequest, WebResponse
@@ -64,7 +64,7 @@ def _covering(rules: tuple[RouteRule, ...], request: HttpRequest) -> RouteRule |
 
 def _captured(request: HttpRequest, kwargs: Mapping[str, Any]) -> dict[str, str] | None:
     match = getattr(request, "resolver_match", None)
-    names = match.captured_kwargs.keys() if match is not None else kwargs.keys()
+    names = route_parameters(match).keys() if match is not None else kwargs.keys()
     if any(name not in kwargs for name in names):
         return None
     return {name: value if isinstance(value, str) else str(value)

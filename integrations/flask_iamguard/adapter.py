@@ -30,6 +30,17 @@ def sent_method(request: Request) -> str:
     return method if isinstance(method, str) else request.method
 
 
+def routed_path(request: Request) -> str:
+    """The decoded path as Werkzeug's router reads it (`PATH_INFO`, decoded as Werkzeug decodes
+    it), for screening. Not `request.path`: Werkzeug strips its leading slashes ("//admin" is
+    "/admin" there, and the router matches it so too), which would hide an empty segment from the
+    screen whenever the server gives no raw target (spec MAP-05)."""
+    info = request.environ.get("PATH_INFO")
+    if not isinstance(info, str) or not info:
+        return request.path  # "/", as Werkzeug reads an empty PATH_INFO
+    return info.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
 def _route_facts(url_rule: Any, app: Flask, method: str, cache: RouteCache | None
                  ) -> tuple[str, str, tuple[RouteRule, ...]]:
     view = app.view_functions.get(url_rule.endpoint)
@@ -66,7 +77,7 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
     headers = environ_headers(environ)
     described = WebRequest(
         method=method,
-        path=request.path,
+        path=routed_path(request),
         raw_path=raw_target(environ),
         query_string=query_bytes(environ),
         headers=headers,

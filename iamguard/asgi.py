@@ -540,7 +540,8 @@ def auth_routes(credentials: Any, *, prefix: str = "", source_limit: SourceLimit
             if body is None:
                 return _starlette_response(json_response(413, {"error": "PayloadTooLarge"}))
             peer = request.scope.get("client")
-            answer = await run_in_threadpool(handler, _headers(request.scope), body, peer[0] if peer else None)
+            answer = await run_in_threadpool(handler, _headers(request.scope), body, peer[0] if peer else None,
+                                             scheme=request.scope.get("scheme", "http"))
             return _starlette_response(answer)
 
         run.__name__ = handler.__name__

@@ -3,7 +3,9 @@
 - `POST {prefix}/token`: `{"access_key_id", "secret_access_key"}` or `{"user_name", "password"}`,
   optionally `"mfa_code"` (or `"recovery_code"`) and `"duration_seconds"` -> a session token;
 - `POST {prefix}/assume-role` (Bearer session): `{"role_arn", "session_name"}`, optionally
-  `"duration_seconds"`, `"mfa_code"`, `"source_identity"` -> a role session token;
+  `"duration_seconds"`, `"mfa_code"`, `"source_identity"` -> a role session token; the trust
+  policy (and the caller's own policies) see the request's `aws:SourceIp`, `aws:SecureTransport`,
+  `aws:UserAgent` and `aws:Referer`, read as the guard reads them;
 - `POST {prefix}/step-up` (Bearer session): `{"mfa_code"}` or `{"recovery_code"}` -> a fresh
   session token for the same principal with a new MFA time (RFC 9470's remedy).
 
@@ -39,6 +41,7 @@ in an answer or a log line.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -48,7 +51,8 @@ from iamguard import audit as codes
 from iamguard.errors import IamGuardError
 from iamguard.store.database import StoreError
 from iamguard.web import responses
-from iamguard.web.network import ForwardedHeaderError, TrustedProxies, source_ip
+from iamguard.web.network import ForwardedHeaderError, TrustedProxies, connection_keys
+from iamguard.web.request import group_headers
 from iamguard.web.responses import WebResponse, json_response
 from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit, SourceLimiter
 from iamguard.web.tokens import CredentialError, find_credential
@@ -67,7 +71,7 @@ class TokenIssuer(Protocol):
 
     def assume_role(self, role_arn: str, session_name: str, caller: Any, duration: int | None = None,
                     session_policy: Any = None, tags: Any = None, source_identity: str | None = None,
-                    mfa_code: str | None = None) -> Any: ...
+                    mfa_code: str | None = None, *, request_context: Mapping[str, Any] | None = None) -> Any: ...
 
     def step_up(self, session: Any, mfa_code: str | None = None, *, serial_number: str | None = None,
                 recovery_code: str | None = None) -> Any: ...
@@ -180,7 +184,8 @@ def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
 
 class AuthEndpoints:
     """The three handlers, each taking the request headers, body and client (the TCP peer's
-    address, or None when the server gives none) and returning a WebResponse. They run blocking
+    address, or None when the server gives none) and the connection's `scheme`, and returning a
+    WebResponse. They run blocking
     credential work (password hashing); async adapters call them in a thread.
 
     `source_limit`: refused credentials allowed per client address (None: no per-source limit);
@@ -194,13 +199,21 @@ class AuthEndpoints:
         self.trusted_proxies = TrustedProxies.of(trusted_proxies)
         self.source_limiter = SourceLimiter(source_limit, credentials.clock) if source_limit is not None else None
 
-    def _source(self, headers: Sequence[tuple[str, str]], client: str | None) -> str | None:
-        """The client address exactly as the guard computes `aws:SourceIp`."""
-        if not self.trusted_proxies:
-            return source_ip(client, (), self.trusted_proxies)
-        forwarded_for = [value for name, value in headers if name == "x-forwarded-for"]
-        forwarded = [value for name, value in headers if name == "forwarded"]
-        return source_ip(client, forwarded_for, self.trusted_proxies, forwarded=forwarded)
+    def _request_context(self, headers: Sequence[tuple[str, str]], client: str | None, scheme: str
+                         ) -> dict[str, Any]:
+        """The request's network keys exactly as the guard computes them (`aws:SourceIp`,
+        `aws:SecureTransport`, `aws:UserAgent`, `aws:Referer`): for the per-source limit, and for
+        the trust and identity policies that `/assume-role` evaluates. The time keys are the
+        credentials layer's own."""
+        lines = group_headers(tuple(headers))
+        address, secure = connection_keys(scheme, client, lines, self.trusted_proxies)
+        context: dict[str, Any] = {"aws:SecureTransport": secure}
+        if address is not None:
+            context["aws:SourceIp"] = address
+        for key, name in (("aws:UserAgent", "user-agent"), ("aws:Referer", "referer")):
+            if lines.get(name):
+                context[key] = ", ".join(lines[name])
+        return context
 
     def _caller(self, headers: Sequence[tuple[str, str]]) -> Any:
         authorization = [value for name, value in headers if name == "authorization"]
@@ -212,20 +225,21 @@ class AuthEndpoints:
             raise _TokenProblem(401, missing=True)
         return self.credentials.authenticate(credential.token)
 
-    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None, action: Any, *,
+    def _run(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None, scheme: str, action: Any, *,
              bearer: bool = True) -> WebResponse:
+        try:
+            context = self._request_context(headers, client, scheme)
+        except ForwardedHeaderError as exc:  # as the guard answers it (CTX-02): never a guess
+            return responses.bad_request(str(exc), codes.MALFORMED_REQUEST)
         limiter = self.source_limiter
         source = ""
         if limiter is not None:
-            try:
-                source = limiter.key(self._source(headers, client))
-            except ForwardedHeaderError as exc:  # as the guard answers it (CTX-02): never a guess
-                return responses.bad_request(str(exc), codes.MALFORMED_REQUEST)
+            source = limiter.key(context.get("aws:SourceIp"))
             wait = limiter.retry_after(source)
             if wait is not None:
                 return _source_throttled(wait)
         try:
-            return self._attempt(headers, body, action, bearer=bearer)
+            return self._attempt(headers, body, functools.partial(action, context=context), bearer=bearer)
         except Exception as exc:
             if limiter is not None and _refused_credential(exc):
                 limiter.record_refusal(source)
@@ -246,10 +260,11 @@ class AuthEndpoints:
             return responses.invalid_token(None)
         # Every other failure propagates to `_run`, which answers it: never a crash or a token.
 
-    def token(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None) -> WebResponse:
+    def token(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
+              scheme: str = "http") -> WebResponse:
         from iamguard.credentials import AccessKeyCredentials, PasswordCredentials
 
-        def exchange(data: Mapping[str, Any]) -> Any:
+        def exchange(data: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
             if "access_key_id" in data:
                 given: Any = AccessKeyCredentials(_text(data, "access_key_id") or "",
                                                   _text(data, "secret_access_key") or "")
@@ -261,21 +276,22 @@ class AuthEndpoints:
                 given, mfa_code=_text(data, "mfa_code", required=False), duration=_duration(data),
                 recovery_code=_text(data, "recovery_code", required=False))
 
-        return self._run(headers, body, client, exchange, bearer=False)
+        return self._run(headers, body, client, scheme, exchange, bearer=False)
 
-    def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None
-                    ) -> WebResponse:
-        def assume(data: Mapping[str, Any]) -> Any:
+    def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
+                    scheme: str = "http") -> WebResponse:
+        def assume(data: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
             caller = self._caller(headers)
             return self.credentials.assume_role(
                 _text(data, "role_arn") or "", _text(data, "session_name") or "", caller,
                 duration=_duration(data), source_identity=_text(data, "source_identity", required=False),
-                mfa_code=_text(data, "mfa_code", required=False))
+                mfa_code=_text(data, "mfa_code", required=False), request_context=context)
 
-        return self._run(headers, body, client, assume)
+        return self._run(headers, body, client, scheme, assume)
 
-    def step_up(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None) -> WebResponse:
-        def step(data: Mapping[str, Any]) -> Any:
+    def step_up(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
+                scheme: str = "http") -> WebResponse:
+        def step(data: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
             session = self._caller(headers)
             code = _text(data, "mfa_code", required=False)
             recovery = _text(data, "recovery_code", required=False)
@@ -283,7 +299,7 @@ class AuthEndpoints:
                 raise _BadBody("send exactly one of mfa_code or recovery_code")
             return self.credentials.step_up(session, code, recovery_code=recovery)
 
-        return self._run(headers, body, client, step)
+        return self._run(headers, body, client, scheme, step)
 
 
 class _TokenProblem(Exception):

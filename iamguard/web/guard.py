@@ -49,7 +49,7 @@ from iamguard.policy.arn import TENANT_ID
 from iamguard.store.database import PolicyLoadError, StoreError
 from iamguard.web import responses
 from iamguard.web.inventory import RouteEntry, inspect_routes
-from iamguard.web.network import ForwardedHeaderError, TrustedProxies, parse_address, secure_transport, source_ip
+from iamguard.web.network import ForwardedHeaderError, TrustedProxies, connection_keys, parse_address
 from iamguard.web.request import ANONYMOUS, ContextInput, IamContext, Login, WebRequest
 from iamguard.web.responses import WebResponse
 from iamguard.web.routes import (
@@ -652,10 +652,7 @@ class Guard:
         headers = request._header_map
         if proxies.networks:
             try:
-                forwarded = headers.get("forwarded", [])  # RFC 7239, read with the X-Forwarded-* ones
-                address = source_ip(request.client, headers.get("x-forwarded-for", []), proxies, forwarded=forwarded)
-                secure = secure_transport(request.scheme, request.client, headers.get("x-forwarded-proto", []),
-                                          proxies, forwarded=forwarded)
+                address, secure = connection_keys(request.scheme, request.client, headers, proxies)
             except ForwardedHeaderError as exc:
                 raise _Refusal(responses.bad_request(str(exc), codes.MALFORMED_REQUEST), codes.MALFORMED_REQUEST,
                                str(exc)) from None

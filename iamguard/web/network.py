@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from iamguard.policy.values import unmapped, unmapped_network
@@ -240,6 +240,18 @@ def source_ip(peer: str | None, forwarded_for: Sequence[str], proxies: TrustedPr
             raise ForwardedHeaderError("Forwarded and X-Forwarded-For from a trusted proxy name different clients")
         client = named
     return str(client)
+
+
+def connection_keys(scheme: str, peer: str | None, headers: Mapping[str, Sequence[str]],
+                    proxies: TrustedProxies) -> tuple[str | None, bool]:
+    """`aws:SourceIp` (None when the client has no IP address) and `aws:SecureTransport` of a
+    request, from its connection and, through trusted proxies only, its forwarding headers
+    (`headers`: the lines of each lower-case name). Raises ForwardedHeaderError for a forwarding
+    header from a trusted proxy that cannot be read (CTX-02)."""
+    forwarded = headers.get("forwarded", ())  # RFC 7239, read with the X-Forwarded-* ones
+    address = source_ip(peer, headers.get("x-forwarded-for", ()), proxies, forwarded=forwarded)
+    secure = secure_transport(scheme, peer, headers.get("x-forwarded-proto", ()), proxies, forwarded=forwarded)
+    return address, secure
 
 
 def _scheme_is_secure(value: str, header: str) -> bool:

@@ -28,7 +28,7 @@ from iamguard.web.network import TrustedProxies
 from iamguard.web.responses import json_response, method_not_allowed
 from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 
-Handler = Callable[[Sequence[tuple[str, str]], bytes, "str | None"], WebResponse]
+Handler = Callable[..., WebResponse]  # (headers, body, peer, *, scheme): an AuthEndpoints handler
 
 
 def _bounded_body(request: HttpRequest, limit: int) -> bytes | None:
@@ -49,7 +49,7 @@ def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
         if body is None:
             return django_response(json_response(413, {"error": "PayloadTooLarge"}))
         described = web_request(request, routed=False)
-        return django_response(handler(described.headers, body, described.client))
+        return django_response(handler(described.headers, body, described.client, scheme=described.scheme))
 
     run.__name__ = handler.__name__
     set_view_methods(run, (ALLOWED_METHODS,))  # for the route listing and the middleware's 405s

@@ -21,7 +21,7 @@ from iamguard.web.responses import json_response
 from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 from iamguard.web.wsgi import environ_headers, peer_and_scheme
 
-Handler = Callable[[Sequence[tuple[str, str]], bytes, "str | None"], WebResponse]
+Handler = Callable[..., WebResponse]  # (headers, body, peer, *, scheme): an AuthEndpoints handler
 
 
 def _bounded_body(limit: int) -> bytes | None:
@@ -37,8 +37,8 @@ def _view(handler: Handler) -> Callable[[], Response]:
         body = _bounded_body(MAX_BODY)
         if body is None:
             return flask_response(json_response(413, {"error": "PayloadTooLarge"}))
-        peer, _ = peer_and_scheme(request.environ)
-        return flask_response(handler(environ_headers(request.environ), body, peer))
+        peer, scheme = peer_and_scheme(request.environ)
+        return flask_response(handler(environ_headers(request.environ), body, peer, scheme=scheme))
 
     run.__name__ = handler.__name__
     return run

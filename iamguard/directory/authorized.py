@@ -245,10 +245,12 @@ class AuthorizedDirectory:
     """The directory's IAM API, each call authorized for `caller_arn` first (see the module doc).
 
     Only the calls listed here are offered; anything else (tenants, import/export, batches) stays
-    on the trusted `Directory`. Arguments are validated as the directory validates them, before
-    the decision, so an invalid request is InvalidInput whoever sends it. A denied call raises
-    AccessDeniedError whether or not its target exists, so a caller learns nothing about entities
-    it may not act on.
+    on the trusted `Directory`. The arguments that name the target (names, paths, ARNs, tags) are
+    validated as the directory validates them, before the decision, so an invalid target is
+    InvalidInput whoever sends it; the rest (descriptions, documents, inline policy names,
+    durations, simulation lists) only once the call is allowed, so a denied caller learns nothing
+    from them. A denied call raises AccessDeniedError whether or not its target exists, so a caller
+    learns nothing about entities it may not act on.
     """
 
     def __init__(self, directory: Directory, caller_arn: str, context: Mapping[str, Any] | None = None) -> None:

@@ -16,7 +16,6 @@ from iamguard.directory.details import authorization_details, read_filter
 from iamguard.directory.errors import (
     DeleteConflictError,
     EntityAlreadyExistsError,
-    InvalidInputError,
     NoSuchEntityError,
 )
 from iamguard.directory.groups import GroupOperations
@@ -27,7 +26,7 @@ from iamguard.directory.portable import export_tenant, import_tenant
 from iamguard.directory.quotas import Quotas
 from iamguard.directory.resolver import ResolvedPrincipal
 from iamguard.directory.roles import RoleOperations
-from iamguard.directory.simulation import SimulationResult, read_context_entries
+from iamguard.directory.simulation import SimulationResult, read_context_entries, read_targets
 from iamguard.directory.users import UserOperations
 from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
@@ -195,13 +194,9 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
         resource_policy: Any = None,
     ) -> list[SimulationResult]:
         """One explained decision per (action, resource) pair for a stored user or role, like
-        the AWS policy simulator. Raises for an unknown principal or a store error (it is a
-        diagnostic, not an enforcement point)."""
-        if isinstance(action_names, str) or isinstance(resource_arns, str):
-            raise InvalidInputError("ActionNames and ResourceArns must be lists of strings")
-        actions, resources = list(action_names), list(resource_arns)
-        if not actions or not resources or not all(isinstance(item, str) for item in actions + resources):
-            raise InvalidInputError("ActionNames and ResourceArns must be non-empty lists of strings")
+        the AWS policy simulator, for at most `MAX_SIMULATED_PAIRS` (1,000) pairs. Raises for an
+        unknown principal or a store error (it is a diagnostic, not an enforcement point)."""
+        actions, resources = read_targets(action_names, resource_arns)
         context = read_context_entries(context_entries)
         resolved = self.resolve(policy_source_arn)
         policy_set = resolved.policy_set_with(resource_policy)

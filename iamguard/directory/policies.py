@@ -86,6 +86,9 @@ class PolicyOperations(PrincipalOperations):
             if len(writer.list_versions(record.unique_id)) >= limit:
                 raise LimitExceededError(f"A managed policy can have up to {limit} versions. Before you create a "
                                          "new version, you must delete an existing version.")
+            if record.next_version > valid.MAX_VERSION_NUMBER:  # one more id would not be a VersionId
+                raise LimitExceededError("the policy has used every version id up to "
+                                         f"v{valid.MAX_VERSION_NUMBER}; create a new policy")
             now = self._now()
             version = VersionRecord(record.unique_id, f"v{record.next_version}", text, now)
             writer.insert_version(version)

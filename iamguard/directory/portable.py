@@ -49,8 +49,8 @@ FORMAT = "iamguard.directory.tenant"
 FORMAT_VERSION = 1
 _SECTIONS = {USER: "users", GROUP: "groups", ROLE: "roles"}
 
-# Policy version numbers fit SQLite's 64-bit INTEGER with room to spare (IAM keeps v1..v5 at a time).
-_MAX_VERSION_NUMBER = 2**62
+# The number the next version would get: at most one past the last VersionId (v999999999).
+_MAX_NEXT_VERSION = valid.MAX_VERSION_NUMBER + 1
 
 
 def _entity_out(record: EntityRecord) -> dict[str, Any]:
@@ -203,8 +203,8 @@ class _Import:
                 entry.get("path", valid.path), entry.get("created", _timestamp), entry.get("updated", _timestamp),
                 entry.get("description", valid.description), entry.get("default_version", valid.version_id),
                 entry.get("next_version", lambda value: value if isinstance(value, int) and
-                          not isinstance(value, bool) and 1 < value <= _MAX_VERSION_NUMBER
-                          else _bad(f"next_version must be an integer from 2 to {_MAX_VERSION_NUMBER}")),
+                          not isinstance(value, bool) and 1 < value <= _MAX_NEXT_VERSION
+                          else _bad(f"next_version must be an integer from 2 to {_MAX_NEXT_VERSION}")),
             )
             versions = []
             for position, raw in enumerate(entry.items("versions")):

@@ -9,6 +9,10 @@ from typing import Any
 from iamguard.directory.errors import InvalidInputError
 from iamguard.engine.decision import Decision, Effect, StatementRef
 
+# Decisions one simulation may ask for (actions x resources): IAM pages its results 1,000 at most;
+# a caller allowed iam:SimulatePrincipalPolicy must not be able to ask for millions (DOS-02).
+MAX_SIMULATED_PAIRS = 1000
+
 _EVAL_DECISIONS = {Effect.ALLOW: "allowed", Effect.EXPLICIT_DENY: "explicitDeny",
                    Effect.IMPLICIT_DENY: "implicitDeny"}
 
@@ -40,6 +44,21 @@ class SimulationResult:
 
     def explain(self) -> str:
         return self.decision.explain()
+
+
+def read_targets(action_names: object, resource_arns: object) -> tuple[list[str], list[str]]:
+    """The actions and resources of a simulation, checked: non-empty lists of strings, at most
+    `MAX_SIMULATED_PAIRS` pairs between them."""
+    if isinstance(action_names, str) or isinstance(resource_arns, str) \
+            or not isinstance(action_names, Iterable) or not isinstance(resource_arns, Iterable):
+        raise InvalidInputError("ActionNames and ResourceArns must be lists of strings")
+    actions, resources = list(action_names), list(resource_arns)
+    if not actions or not resources or not all(isinstance(item, str) for item in actions + resources):
+        raise InvalidInputError("ActionNames and ResourceArns must be non-empty lists of strings")
+    if len(actions) * len(resources) > MAX_SIMULATED_PAIRS:
+        raise InvalidInputError(f"a simulation evaluates at most {MAX_SIMULATED_PAIRS} action and resource pairs "
+                                f"(asked: {len(actions)} x {len(resources)}); split it into several calls")
+    return actions, resources
 
 
 def read_context_entries(entries: object) -> dict[str, Any]:

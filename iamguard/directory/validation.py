@@ -26,6 +26,7 @@ TAG_KEY = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,128}")
 TAG_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+@-]{0,256}")
 DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]{0,1000}")
 VERSION_ID = re.compile(r"v[1-9][0-9]{0,8}")
+MAX_VERSION_NUMBER = 999_999_999  # the largest n of a VersionId vn
 TENANT_ID = re.compile(r"[a-z0-9-]{1,64}")
 TENANT_NAME = re.compile(r"[\x20-\x7e]{1,256}")
 PARTITION = re.compile(r"[a-z][a-z0-9-]{0,31}")

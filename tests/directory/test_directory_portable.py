@@ -249,3 +249,22 @@ def test_simulation_with_a_resource_policy(directory: Directory) -> None:
     [result] = directory.simulate_principal_policy(user.arn, ["s3:GetObject"], ["arn:aws:s3:::b/k"],
                                                    resource_policy=bucket)
     assert result.allowed  # a same-tenant resource policy naming the user grants on its own
+
+
+@pytest.mark.parametrize(("actions", "resources", "refused"), [
+    (1000, 1, False), (1, 1000, False), (40, 25, False), (1001, 1, True), (32, 32, True), (10_000, 10_000, True),
+], ids=["1000x1", "1x1000", "40x25", "1001x1", "32x32", "10000x10000"])
+def test_a_simulation_asks_for_at_most_a_thousand_decisions(directory: Directory, actions: int, resources: int,
+                                                            refused: bool) -> None:
+    """DOS-02: a caller allowed iam:SimulatePrincipalPolicy cannot make one call evaluate millions
+    of requests; the refusal names the limit and what was asked, before any evaluation."""
+    user = directory.create_user("alice")
+    directory.put_user_policy("alice", "All", allow("s3:*"))
+    action_names = [f"s3:Action{index}" for index in range(actions)]
+    resource_arns = [f"arn:aws:s3:::bucket{index}" for index in range(resources)]
+    if refused:
+        with pytest.raises(InvalidInputError, match=rf"at most 1000 .*\(asked: {actions} x {resources}\)"):
+            directory.simulate_principal_policy(user.arn, action_names, resource_arns)
+    else:
+        results = directory.simulate_principal_policy(user.arn, action_names, resource_arns)
+        assert len(results) == actions * resources and all(result.allowed for result in results)

@@ -212,3 +212,28 @@ def test_an_unrenderable_audit_record_is_reported_on_the_failure_logger(caplog: 
     assert len(reports) == 1 and "req-7" in reports[0]
     # The report itself stays one printable ASCII line.
     assert reports[0].isascii() and "\n" not in reports[0] and "\u2028" not in reports[0]
+
+
+@pytest.mark.parametrize(("next_version", "imported"), [
+    (999_999_999, True), (1_000_000_000, True), (1_000_000_001, False), (2**62, False),
+])
+def test_imported_version_numbers_stay_within_version_ids(directory: Directory, next_version: int,
+                                                          imported: bool) -> None:
+    """Every version the imported policy can still create has an id the API accepts (v1 to
+    v999999999); once those are used up, creating another is refused rather than made unreadable."""
+    exported = _exported(directory)
+    exported["policies"][0]["next_version"] = next_version
+    target = MemoryStore()
+    if not imported:
+        with pytest.raises(InvalidInputError, match="next_version must be an integer from 2 to 1000000000"):
+            Directory.import_tenant(target, exported)
+        assert Directory.list_tenants(target) == ()
+        return
+    copy = Directory(target, Directory.import_tenant(target, exported).tenant_id)
+    policy_arn = copy.list_policies().items[0].arn
+    if next_version == 999_999_999:
+        created = copy.create_policy_version(policy_arn, allow(), set_as_default=True)
+        assert created.version_id == "v999999999"
+        assert copy.get_policy_version(policy_arn, "v999999999").is_default_version
+    with pytest.raises(LimitExceededError, match="used every version id up to v999999999"):
+        copy.create_policy_version(policy_arn, allow())

@@ -193,7 +193,8 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
     elif isinstance(source, Mapping):
         data = source
         try:
-            size = len(json.dumps(source, allow_nan=True, default=str).encode("utf-8", "surrogatepass"))
+            mapping_text = json.dumps(source, allow_nan=True, default=_as_json)
+            size = len(mapping_text.encode("utf-8", "surrogatepass"))
         except (RecursionError, ValueError):
             raise PolicyError([Finding("", "document is nested too deeply", "TooDeep")]) from None
         if size > limits.max_bytes:
@@ -212,7 +213,20 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
         _measure(data, limits, findings, check_text=not text_is_clean)
     if findings:
         raise PolicyError(findings)
+    if isinstance(source, Mapping):
+        # The caller's objects become plain JSON data, as the policy cache sees them (it keys a
+        # mapping by its JSON text): tuples are arrays, str subclasses plain strings (their own
+        # comparisons never reach the evaluator), other mappings dicts. So a document is read the
+        # same whether or not an equal one was cached before. (Checked above: every value is a
+        # JSON value, so the text is exactly the data's.)
+        data = json.loads(mapping_text)
     return data
+
+
+def _as_json(value: Any) -> Any:
+    """For `json.dumps` of a caller's mapping: another Mapping type is an object; anything else
+    that is no JSON value is measured as its text (and reported by `_measure`)."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
 
 
 def _too_large(size: int, limits: Limits) -> Finding:

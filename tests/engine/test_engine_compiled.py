@@ -190,3 +190,47 @@ def test_policy_set_results_do_not_depend_on_evaluation_history() -> None:
     first = [policy_set.evaluate(request).effect for request in REQUESTS]
     second = [policy_set.evaluate(request).effect for request in reversed(REQUESTS)]
     assert first == list(reversed(second))
+
+
+class _LoudString(str):
+    """A str whose own comparison claims to equal everything: it must never reach the evaluator."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def _twin_documents() -> list[tuple[str, dict[str, object], dict[str, object]]]:
+    from types import MappingProxyType
+
+    def document(actions: object, resource: object = "arn:aws:s3:::b/*", statement: object = None) -> dict[str, object]:
+        return {"Version": "2012-10-17", "Statement": [
+            statement or {"Effect": "Allow", "Action": actions, "Resource": resource}]}
+
+    plain = document(["s3:GetObject", "s3:PutObject"])
+    return [
+        ("tuple", document(("s3:GetObject", "s3:PutObject")), plain),
+        ("str subclass", document([_LoudString("s3:GetObject"), "s3:PutObject"]), plain),
+        ("read-only mapping", document(None, statement=MappingProxyType(
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"})), plain),
+    ]
+
+
+@pytest.mark.parametrize(("odd", "plain"), [case[1:] for case in _twin_documents()],
+                         ids=[case[0] for case in _twin_documents()])
+@pytest.mark.parametrize("plain_first", [False, True], ids=["alone", "after-its-plain-twin"])
+def test_a_mapping_reads_the_same_whether_or_not_its_twin_was_cached(
+        odd: dict[str, object], plain: dict[str, object], plain_first: bool) -> None:
+    """The cache keys a mapping by its JSON text, so a tuple and a list (or a str subclass and a
+    str) share an entry: the loader reads them the same way, as plain JSON data, so the answer
+    never depends on what was parsed before."""
+    cache = PolicyCache()
+    if plain_first:
+        iamguard.parse_policy(plain, cache=cache)
+    policy = iamguard.parse_policy(odd, cache=cache)
+    policies = PolicySet(identity_policies=[policy])
+    assert policies.evaluate(Request("arn:aws:iam::111122223333:user/a", "s3:PutObject", "arn:aws:s3:::b/k")).allowed
+    # The str subclass's own __eq__ (equal to everything) is gone: other actions stay denied.
+    assert not policies.evaluate(Request("arn:aws:iam::111122223333:user/a", "s3:DeleteObject",
+                                         "arn:aws:s3:::b/k")).allowed

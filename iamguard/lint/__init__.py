@@ -37,6 +37,7 @@ a key iamguard declares single-valued, security spec POL-03).
 | FOR_ALL_VALUES_WITHOUT_NULL_GUARD   | WARNING          | ForAllValues in an Allow, no Null guard         |
 | NEGATED_OPERATOR_MATCHES_ABSENT_KEY | WARNING          | negated operator in an Allow, no Null guard     |
 | DENY_SKIPPED_WHEN_KEY_ABSENT        | WARNING          | Deny, operator false on a maybe-absent key [6]  |
+| DATE_VALUE_READ_AS_EPOCH            | WARNING          | Date value `"2030"`: epoch seconds, in 1970 [8] |
 | UNKNOWN_CONDITION_KEY               | WARNING          | a key nothing populates, not declared [4]       |
 | VARIABLE_NOT_EXPANDED               | WARNING          | `${...}` where IAM does not expand it [5]       |
 | VARIABLE_FOLLOWED_BY_NAME_CHARACTER | WARNING          | `${aws:username}-*` in a Resource [7]           |
@@ -64,6 +65,8 @@ a key iamguard declares single-valued, security spec POL-03).
 [7] the variable is directly followed by a character principal names may contain
     (`[A-Za-z0-9_+=,.@-]`), by a wildcard (`*`, `?`) or by another variable, so `alice`'s pattern also
     covers `alice-x`'s resources.
+[8] IAM reads a Date value of digits alone as epoch seconds; one before 2001-09-09 (fewer than ten
+    digits) is almost always a year or a compact date (`"2030"`, `"20300101"`) meant as ISO 8601.
 
 Coverage (redundant, unreachable, redundant items) is decided only in the cases that are certain
 (equal text, `*`, `prefix*`, a pattern against a literal, subsets of conditions), so the linter

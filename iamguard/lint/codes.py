@@ -80,6 +80,8 @@ _CATALOGUE = (
              "a negated operator in an Allow holds for every request that lacks the key"),
     CodeInfo("DENY_SKIPPED_WHEN_KEY_ABSENT", _W,
              "a Deny whose condition is false when the key is absent, on a key that may be absent"),
+    CodeInfo("DATE_VALUE_READ_AS_EPOCH", _W,
+             "a Date value of digits alone before 2001 (`\"2030\"` is 2030 seconds after 1970)"),
     CodeInfo("UNKNOWN_CONDITION_KEY", _W,
              "a condition key (or variable) that nothing puts in the request context"),
     CodeInfo("VARIABLE_NOT_EXPANDED", _W, "a policy variable where IAM does not expand it"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
 
 from iamguard.lint.context import LintContext, StatementView
 from iamguard.lint.findings import LintFinding, Severity
@@ -13,6 +15,7 @@ from iamguard.policy.operators import Family, Qualifier
 from iamguard.policy.template import Variable, tokenize
 
 _W = Severity.WARNING
+_DIGITS = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 def check_conditions(ctx: LintContext) -> Iterator[LintFinding]:
@@ -20,6 +23,7 @@ def check_conditions(ctx: LintContext) -> Iterator[LintFinding]:
         for entry in view.statement.conditions:
             yield from _qualifier(view, entry)
             yield from _vacuous(view, entry)
+            yield from _early_epoch(view, entry)
             if not is_populated(entry.key) and entry.key not in ctx.declared_keys:
                 yield _unknown_key(entry.key, entry.pointer, f"{view.label}: condition key")
         if ctx.variables:
@@ -66,6 +70,34 @@ def _vacuous(view: StatementView, entry: ConditionEntry) -> Iterator[LintFinding
             _W, "NEGATED_OPERATOR_MATCHES_ABSENT_KEY", entry.pointer,
             f"{view.label}: {operator.name} holds when {entry.key} is absent, so this Allow applies to every "
             f"request without the key, not only to the values you excluded; {guard}",
+        )
+
+
+# IAM reads a Date value of digits alone as epoch seconds. Before 2001-09-09 (ten digits) such a
+# value is almost always a year or a compact date instead: "2030" is 1970-01-01T00:33:50Z.
+_EARLIEST_LIKELY_EPOCH = 10**9
+
+
+def _early_epoch(view: StatementView, entry: ConditionEntry) -> Iterator[LintFinding]:
+    if entry.operator.base.family is not Family.DATE:
+        return
+    for value in entry.values:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            continue
+        if isinstance(value, str) and not _DIGITS.fullmatch(value):
+            continue
+        seconds = int(value)
+        if seconds >= _EARLIEST_LIKELY_EPOCH:
+            continue
+        try:
+            moment = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+        except OverflowError:  # before year 1: the parser refuses it already
+            continue
+        yield LintFinding(
+            _W, "DATE_VALUE_READ_AS_EPOCH", entry.pointer,
+            f"{view.label}: {entry.operator.name} reads {value!r} as epoch seconds, that is {moment}; write the "
+            "moment in ISO 8601 (for example 2030-01-01T00:00:00Z)",
         )
 
 

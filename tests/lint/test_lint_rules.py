@@ -190,3 +190,29 @@ def test_covers_action_ignores_case_and_resources_compare_per_segment() -> None:
     assert not covers_resource("arn:app:orders:*:*:order/*", "arn:app:invoices:us-east-1:1:order/1", variables=True)
     assert covers_resource("arn:app:orders:::order/*", "arn:app:orders:::order/${aws:username}", variables=True)
     assert not covers_resource(ORDER_42, "*", variables=True)
+
+
+@pytest.mark.parametrize(("operator", "value", "reported"), [
+    ("DateLessThan", "2030", True),  # a year: 2030 seconds after 1970
+    ("DateGreaterThan", 2030, True),  # a JSON number is epoch seconds too
+    ("DateEquals", "20300101", True),  # a compact date
+    ("DateLessThanEquals", "999999999", True),
+    ("DateLessThan", "-1", True),
+    ("DateNotEqualsIfExists", "2030", True),
+    ("ForAnyValue:DateEquals", "2030", True),
+    ("DateLessThan", "1000000000", False),  # ten digits: a plausible epoch (2001-09-09)
+    ("DateLessThan", 1893456000, False),
+    ("DateLessThan", "2030-01-01", False),
+    ("DateLessThan", "2030-01-01T00:00:00Z", False),
+    ("StringEquals", "2030", False),  # only Date operators read epoch seconds
+    ("NumericLessThan", "2030", False),
+])
+def test_date_values_read_as_early_epoch_seconds(operator: str, value: Any, reported: bool) -> None:
+    key = "app:Deadlines" if operator.startswith("ForAnyValue") else "aws:CurrentTime"  # a set key for a set test
+    found = [finding for finding in validate_policy(doc(stmt(condition={operator: {key: value}})), "identity",
+                                                    declared_keys=["app:Deadlines"])
+             if finding.code == "DATE_VALUE_READ_AS_EPOCH"]
+    assert bool(found) == reported
+    if reported:
+        assert found[0].pointer == f"/Statement/0/Condition/{operator}/{key}"
+        assert f"reads {value!r} as epoch seconds, that is " in found[0].message

@@ -19,10 +19,13 @@ Endpoint URLs may be relative; they are resolved against the request's URL. An `
 to the origin (scheme, host, port) of the first request it authenticates: a request to another
 origin raises `IamAuthError` instead of carrying the token (or, with a relative `token_url`, the
 secret) there, and a challenge answered by another origin (after a redirect) is returned as it
-is, without asking for a code. Request bodies are read into memory before sending, so a streamed
-body can be replayed on the retry. Concurrent requests share one exchange (and one step-up): the
-first does it while the others wait for its token. Token exchange failures raise
-`TokenExchangeError`, a refused step-up raises `StepUpError`; secrets never appear in either.
+is, without asking for a code. The token and step-up requests are never redirected: their body
+(the secret, the code) goes out once, so a 307/308 that would carry it on (perhaps to another
+host) raises instead, and a redirected answer is refused. Request bodies are read into memory
+before sending, so a streamed body can be replayed on the retry. Concurrent requests share one
+exchange (and one step-up): the first does it while the others wait for its token. Token
+exchange failures raise `TokenExchangeError`, a refused step-up raises `StepUpError`; secrets
+never appear in either.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import inspect
 import math
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,7 +160,10 @@ class IamAuth(httpx.Auth):
             raise IamAuthError(f"this IamAuth is bound to {scheme}://{host}:{port} and sends no credentials to "
                                f"{url.scheme}://{url.host}:{origin[2]}")
 
-    def _keep(self, response: httpx.Response, error: type[IamAuthError], *, stepped_up: bool = False) -> str:
+    def _keep(self, response: httpx.Response, error: type[IamAuthError], sent: httpx.Request, *,
+              stepped_up: bool = False) -> str:
+        if response.request is not sent:  # a redirect was followed: the answer is not the endpoint's
+            raise error(f"{sent.url.path} answered with a redirect; credentials are not sent on", response.status_code)
         if response.status_code != 200:
             code = _error_code(response)
             raise error(f"{response.request.url.path} answered {response.status_code} {code or ''}".strip(),
@@ -189,7 +195,8 @@ class IamAuth(httpx.Auth):
             yield _ACQUIRE
             token = self._current()  # another request may have exchanged while this one waited
             if token is None:
-                token = self._keep((yield self._exchange(request)), TokenExchangeError)
+                exchange = self._exchange(request)
+                token = self._keep((yield exchange), TokenExchangeError, exchange)
             yield _RELEASE
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -201,16 +208,17 @@ class IamAuth(httpx.Auth):
             fresh = self._current(stepped_up=True)
             if fresh is None or fresh == token:
                 code = yield _NEED_CODE
-                step_up = httpx.Request("POST", request.url.join(self.step_up_url), json={"mfa_code": code},
-                                        headers={"Authorization": f"Bearer {token}"})
-                fresh = self._keep((yield step_up), StepUpError, stepped_up=True)
+                step_up = _credential_request(request.url.join(self.step_up_url), {"mfa_code": code}, StepUpError,
+                                              headers={"Authorization": f"Bearer {token}"})
+                fresh = self._keep((yield step_up), StepUpError, step_up, stepped_up=True)
             yield _RELEASE
         elif error == "invalid_token":
             yield _ACQUIRE
             fresh = self._current()
             if fresh is None or fresh == token:
                 self._drop()
-                fresh = self._keep((yield self._exchange(request)), TokenExchangeError)
+                exchange = self._exchange(request)
+                fresh = self._keep((yield exchange), TokenExchangeError, exchange)
             yield _RELEASE
         else:
             return
@@ -218,7 +226,7 @@ class IamAuth(httpx.Auth):
         yield request
 
     def _exchange(self, request: httpx.Request) -> httpx.Request:
-        return httpx.Request("POST", request.url.join(self.token_url), json=self._login)
+        return _credential_request(request.url.join(self.token_url), self._login, TokenExchangeError)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()  # a streamed body could not be sent a second time on the retry
@@ -296,6 +304,40 @@ class IamAuth(httpx.Auth):
         if inspect.isawaitable(code):
             code = await code
         return _checked_code(code)
+
+
+class _SentOnce(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The body of a token or step-up request. httpx sends a request's own stream again when it
+    follows a 307/308 redirect, to whatever host the Location names; this stream refuses a second
+    pass, so the secret or the one-time code cannot travel on. (In-process transports that read
+    `request.content` instead of the stream reach no other host; `IamAuth._keep` still refuses
+    the redirected answer there.)"""
+
+    def __init__(self, body: bytes, error: type[IamAuthError]) -> None:
+        self._body = body
+        self._error = error
+        self._sent = False
+        self._lock = threading.Lock()
+
+    def _take(self) -> bytes:
+        with self._lock:
+            sent, self._sent = self._sent, True
+        if sent:
+            raise self._error("the endpoint answered with a redirect; credentials are not sent on")
+        return self._body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._take()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._take()
+
+
+def _credential_request(url: httpx.URL, body: dict[str, Any], error: type[IamAuthError],
+                        headers: dict[str, str] | None = None) -> httpx.Request:
+    request = httpx.Request("POST", url, json=body, headers=headers)
+    request.stream = _SentOnce(request.content, error)  # headers and the read content stay as built
+    return request
 
 
 def _checked_code(code: object) -> str:

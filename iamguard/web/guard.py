@@ -53,6 +53,7 @@ from iamguard.web.network import ForwardedHeaderError, TrustedProxies, connectio
 from iamguard.web.request import ANONYMOUS, ContextInput, IamContext, Login, WebRequest
 from iamguard.web.responses import WebResponse
 from iamguard.web.routes import (
+    MAX_PARAMETER_LENGTH,
     SAFE_METHODS,
     BoundTemplate,
     ResourceTemplate,
@@ -523,6 +524,8 @@ class Guard:
                 return Verdict(True, codes.PUBLIC, iam)
             if request.method == "OPTIONS" and not request.websocket:
                 return Verdict(False, codes.PREFLIGHT, response=responses.preflight(request.allow))
+            if rule is not None and rule.resource is not None:
+                _check_identifier_lengths(rule.resource.names, request.path_params)
             now = self.clock.now()
             network, network_values = self._network_context(request, now, trail)
             if self.resolver is None:  # no hook that may await: no nested generator either
@@ -949,6 +952,18 @@ class Guard:
             latency_ms=(finished - trail.started) * 1000.0,
             detail=verdict.detail,
         )
+
+
+def _check_identifier_lengths(names: frozenset[str], params: Mapping[str, Any]) -> None:
+    """Refuse a path value over the identifier limit that the resource would name, before any
+    credential is read: an oversized identifier costs no signature check (DOS-04). Rendering the
+    resource checks the same limit again, with every other rule on its values."""
+    for name in names:
+        value = params.get(name)
+        if value is not None and len(value if isinstance(value, str) else str(value)) > MAX_PARAMETER_LENGTH:
+            detail = f"path parameter {name!r} is too long"
+            raise _Refusal(responses.bad_request(detail, codes.INVALID_PATH_PARAMETER), codes.INVALID_PATH_PARAMETER,
+                           detail)
 
 
 def _merge_provided(context: dict[str, Any], provided: Any, provider: Any) -> None:

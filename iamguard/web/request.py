@@ -48,7 +48,9 @@ class WebRequest:
     path: str
     raw_path: bytes | None = None
     query_string: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()  # lower-case names, repeated names kept in order
+    # Lower-case names, repeated names kept in order. Not in the repr: Authorization and Cookie
+    # carry the bearer token (LOG-03).
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     client: str | None = None  # the TCP peer's address
     scheme: str = "http"
     route: str | None = None  # the matched route's template, e.g. "/orders/{order_id}"

@@ -10,7 +10,7 @@ before any cryptography (DOS-04).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from iamguard.web.values import quick_init
 
@@ -29,7 +29,7 @@ def is_b64token(token: str) -> bool:
 @quick_init
 @dataclass(frozen=True)
 class Credential:
-    token: str
+    token: str = field(repr=False)  # a bearer token: never in a repr (LOG-03)
     source: str  # "bearer" or "cookie"
 
 

@@ -32,9 +32,12 @@ def _bearer_lines(value: str) -> list[str]:
 
 
 # Environ key -> (header name,), or () for keys that are not headers. Servers use the same few
-# keys on every request; a flood of made-up header names only empties the memo.
+# keys on every request; a flood of made-up header names only empties the memo. A key longer than
+# any real header name is translated but not kept: a server lets one request carry ~800 KB of
+# names, and entries of that size would make the 4,096 of them gigabytes.
 _HEADER_NAMES: dict[str, tuple[str, ...]] = {}
 _HEADER_NAMES_LIMIT = 4096
+_HEADER_NAME_KEPT_LENGTH = 256
 
 
 def _header_name(key: str) -> tuple[str, ...]:
@@ -42,6 +45,8 @@ def _header_name(key: str) -> tuple[str, ...]:
         entry: tuple[str, ...] = (key[5:].replace("_", "-").lower(),)
     else:
         entry = (_UNPREFIXED[key],) if key in _UNPREFIXED else ()
+    if len(key) > _HEADER_NAME_KEPT_LENGTH:
+        return entry
     if len(_HEADER_NAMES) >= _HEADER_NAMES_LIMIT:
         _HEADER_NAMES.clear()
     _HEADER_NAMES[key] = entry
@@ -120,9 +125,15 @@ class _Kept:
 
 
 # Environ shape -> what its key keeps, or None when environs of that shape cannot make a key.
-# Servers build every environ alike; a flood of made-up header names only empties the memo.
+# Servers build every environ alike; a flood of made-up header names only empties the memo. The
+# memo is bounded in what its names weigh too, not only in shapes: one request may name ~800 KB
+# of headers, and 4,096 such shapes would hold gigabytes (each name is counted with its object's
+# overhead). A shape heavier than the whole budget is never kept: its environs make no key.
 _SHAPES: dict[tuple[str, ...], _Kept | None] = {}
 _SHAPES_LIMIT = 4096
+_SHAPES_WEIGHT_LIMIT = 8 * 1024 * 1024
+_NAME_OVERHEAD = 64
+_shapes_weight = 0
 _ONLY_STR = {str}
 
 
@@ -140,9 +151,15 @@ def _shape(environ: Mapping[str, Any], names: tuple[str, ...]) -> _Kept | None:
         elif "." not in name or name.startswith("HTTP_") or name == "wsgi.url_scheme":
             refused = True
     entry = None if refused else _Kept(tuple(kept))
-    if len(_SHAPES) >= _SHAPES_LIMIT:
+    global _shapes_weight
+    weight = sum(map(len, names)) + _NAME_OVERHEAD * len(names)
+    if weight > _SHAPES_WEIGHT_LIMIT:
+        return None
+    if len(_SHAPES) >= _SHAPES_LIMIT or _shapes_weight + weight > _SHAPES_WEIGHT_LIMIT:
         _SHAPES.clear()
+        _shapes_weight = 0
     _SHAPES[names] = entry
+    _shapes_weight += weight
     return entry
 
 

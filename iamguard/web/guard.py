@@ -387,7 +387,9 @@ class Guard:
         self.auditor = as_auditor(audit)
         self.clock = clock
         self._fixed = self.config.fixed_values
-        self._method_checked: dict[tuple[int, str], str | None] = {}
+        # (id(rule), method) -> (the rule, its problem): the rule is kept, so its id cannot be
+        # reused by a rule made later while the entry stands.
+        self._method_checked: dict[tuple[int, str], tuple[RouteRule, str | None]] = {}
         # Work that depends only on the route, the method or the peer, done once rather than on
         # every request: each memo holds the objects it was computed for and is used for them only.
         methods = self.config.methods
@@ -637,14 +639,18 @@ class Guard:
 
     def _method_problem(self, rule: RouteRule, method: str) -> str | None:
         key = (id(rule), method)
-        if key not in self._method_checked:
-            try:
-                check_route_method(rule, method)
-                problem = None
-            except RouteConfigError as exc:
-                problem = str(exc)
-            self._method_checked[key] = problem
-        return self._method_checked[key]
+        found = self._method_checked.get(key)
+        if found is not None and found[0] is rule:
+            return found[1]
+        try:
+            check_route_method(rule, method)
+            problem = None
+        except RouteConfigError as exc:
+            problem = str(exc)
+        if len(self._method_checked) >= _MEMO_LIMIT:
+            self._method_checked.clear()
+        self._method_checked[key] = (rule, problem)
+        return problem
 
     def _network_context(self, request: WebRequest, now: datetime,
                          trail: _Trail) -> tuple[dict[str, Any], dict[str, tuple[Any, ...]]]:

@@ -334,3 +334,17 @@ def test_the_auditor_asks_the_sinks_it_has_now() -> None:
     assert (auditor.wants("Allow"), auditor.wants("Deny")) == (True, False)
     auditor.sinks = (MemorySink(),)  # no `wants`: keeps everything
     assert auditor.wants("Allow")
+
+
+def test_a_method_check_is_never_taken_from_another_rule_that_had_the_same_id() -> None:
+    """The guard remembers each rule's safe-method check by the rule's id; an id a collected rule
+    left behind may be given to a rule made later. The remembered answer holds only for the very
+    rule it was worked out for, so a mutating action on GET is still reported."""
+    guard = Guard(standard_authority(), tenant=TENANT)
+    fine = rule("orders:GetOrder", "arn:app:orders::{tenant}:order/{order_id}")
+    mutating = rule("orders:DeleteOrder", "arn:app:orders::{tenant}:order/{order_id}")
+    assert guard._method_problem(fine, "GET") is None
+    # What the memo holds when `mutating` was given the id of a `fine` rule since collected.
+    guard._method_checked[(id(mutating), "GET")] = (fine, None)
+    problem = guard._method_problem(mutating, "GET")
+    assert problem is not None and "orders:DeleteOrder" in problem

@@ -4,9 +4,10 @@ A denied request is offered a step-up when evaluating the same request again, wi
 `aws:MultiFactorAuthPresent = true` and `aws:MultiFactorAuthAge = 0`, would allow it (spec
 MFA-06). Otherwise a step-up could not help and the answer stays 403.
 
-`max_age` is read from the policies: the smallest number that an `aws:MultiFactorAuthAge`
-condition compares against, among the statements that match the request's action and resource.
-When no statement bounds the age (presence only), the configured default is used.
+`max_age` is read from the policies: the oldest whole-second MFA age that every
+`aws:MultiFactorAuthAge` condition admits, among the statements that match the request's action
+and resource (an Allow's `NumericLessThan 300` admits 299, a Deny's `NumericGreaterThan 300`
+admits 300). When no statement bounds the age (presence only), the configured default is used.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.decision import Decision
 from iamguard.engine.evaluator import PolicySet
+from iamguard.policy.operators import Comparison
 
 MFA_PRESENT = "aws:MultiFactorAuthPresent"
 MFA_AGE = "aws:MultiFactorAuthAge"
@@ -40,7 +42,7 @@ def fresh_mfa_would_allow(policy_set: PolicySet, request: Request) -> Decision |
 def required_max_age(policy_set: PolicySet, request: Request) -> int | None:
     """The tightest MultiFactorAuthAge bound among statements matching action and resource."""
     state = EvaluationState(request, has_boundary=policy_set.boundary.present)
-    bound: Decimal | None = None
+    bound: int | None = None
     for layer in policy_set.layers:
         for entry in layer.entries:
             statement = entry.statement
@@ -53,13 +55,25 @@ def required_max_age(policy_set: PolicySet, request: Request) -> int | None:
             except Exception:  # a statement we cannot match tells us nothing about age
                 continue
             for condition in ages:
+                comparison = condition.entry.operator.base.comparison
                 for value in condition.entry.values:
                     try:
                         number = Decimal(str(value))
                     except (InvalidOperation, ValueError):
                         continue
-                    if number.is_finite() and number >= 0 and (bound is None or number < bound):
-                        bound = number
+                    if not number.is_finite() or number < 0:
+                        continue
+                    oldest = _oldest_admitted(number, comparison, statement.is_deny)
+                    if bound is None or oldest < bound:
+                        bound = oldest
     if bound is None:
         return None
-    return max(0, math.floor(bound))
+    return max(0, bound)
+
+
+def _oldest_admitted(number: Decimal, comparison: Comparison, deny: bool) -> int:
+    """The oldest whole-second MFA age a condition comparing against `number` lets through: an
+    Allow needs the condition to hold, a Deny needs it not to."""
+    if comparison is (Comparison.GREATER_EQUAL if deny else Comparison.LESS):
+        return math.ceil(number) - 1  # strictly below the number
+    return math.floor(number)  # up to the number (LessThanEquals; a Deny's GreaterThan; the rest)

@@ -459,3 +459,32 @@ def test_a_broken_clock_while_recording_refuses_the_allow() -> None:
     guard, _ = make_guard(clock=BreaksOnSecondCall())
     verdict = guard.check_sync(request())
     assert (verdict.allowed, verdict.status, verdict.reason) == (False, 503, "audit_unavailable")
+
+
+@pytest.mark.parametrize(("effect", "operator", "number", "max_age"), [
+    ("Allow", "NumericLessThan", "300", 299),  # an age of 300 is not less than 300
+    ("Allow", "NumericLessThanEquals", "300", 300),
+    ("Allow", "NumericLessThan", "300.5", 300),
+    ("Allow", "NumericLessThanEquals", "300.5", 300),
+    ("Deny", "NumericGreaterThan", "300", 300),  # denied only past 300
+    ("Deny", "NumericGreaterThanEquals", "300", 299),
+    ("Deny", "NumericGreaterThanEquals", "0.5", 0),
+])
+def test_step_up_max_age_is_the_oldest_age_the_condition_admits(effect: str, operator: str, number: str,
+                                                               max_age: int) -> None:
+    """RFC 9470's max_age is the elapsed time that still satisfies the policy: a client whose MFA
+    is exactly max_age seconds old must be allowed."""
+    authority = standard_authority()
+    present = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    statements: list[dict[str, Any]] = [{"Effect": "Allow", "Action": "orders:DeleteOrder", "Resource": "*",
+                                         "Condition": {**present, operator: {"aws:MultiFactorAuthAge": number}}
+                                         if effect == "Allow" else present}]
+    if effect == "Deny":
+        statements.append({"Effect": "Deny", "Action": "orders:DeleteOrder", "Resource": "*",
+                           "Condition": {operator: {"aws:MultiFactorAuthAge": number}}})
+    authority.add("aged", StubSession(ALICE, "alice"), {"Version": "2012-10-17", "Statement": statements})
+    guard, _ = make_guard(authority=authority, step_up_max_age=900)
+    verdict = guard.check_sync(request("DELETE", token="aged"))
+    assert verdict.reason == "mfa_required"
+    assert verdict.response is not None and verdict.response.json()["max_age"] == max_age
+    assert dict(verdict.response.headers)["www-authenticate"].endswith(f"max_age={max_age}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import re
 import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -94,11 +95,26 @@ def challenge_error(response: httpx.Response) -> str | None:
     scheme, _, params = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    for part in params.split(","):
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "error":
-            return value.strip().strip('"')
+    # Read as RFC 9110 section 11.2 writes auth-params, one after another from the start, so
+    # that a comma or `error=` inside a quoted value (a realm, a description) is never taken for
+    # a parameter of its own; a list that stops parsing says nothing after that point.
+    position = 0
+    while position < len(params):
+        match = _AUTH_PARAM.match(params, position)
+        if match is None:
+            return None
+        if match["name"].lower() == "error":
+            quoted = match["quoted"]
+            return _QUOTED_PAIR.sub(r"\1", quoted) if quoted is not None else match["token"]
+        position = match.end()
     return None
+
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_AUTH_PARAM = re.compile(
+    rf'[ \t]*,?[ \t]*(?P<name>{_TOKEN})[ \t]*=[ \t]*'
+    rf'(?:(?P<token>{_TOKEN})|"(?P<quoted>(?:[^"\\]|\\.)*)")[ \t]*(?:,|$)')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,23 @@ def test_assume_role_endpoint_issues_a_role_session(shop: tuple[FrozenClock, See
         assert refused.status_code == 403 and refused.json()["error"] == "AccessDenied"
         assert client.post("/auth/assume-role", json={"role_arn": role.arn, "session_name": "x"}).status_code == 401
     assert calls == ["list_orders"]
+
+
+@pytest.mark.parametrize(("header", "error"), [
+    ('Bearer error="insufficient_user_authentication", max_age=300', "insufficient_user_authentication"),
+    ("Bearer error=invalid_token", "invalid_token"),
+    ('Bearer realm="api", error="invalid_token"', "invalid_token"),
+    ('bearer  realm="api" ,  error="invalid_token" ', "invalid_token"),
+    # A comma or `error=` inside a quoted value is part of that value, not a parameter.
+    ('Bearer realm="a, error=insufficient_user_authentication", error="invalid_token"', "invalid_token"),
+    ('Bearer error_description="error=invalid_token", error="insufficient_user_authentication"',
+     "insufficient_user_authentication"),
+    ('Bearer realm="say \\"error=invalid_token\\""', None),
+    ('Bearer error="a\\"b"', 'a"b'),
+    ("Bearer", None),
+    ('Basic realm="x", error="invalid_token"', None),
+    ('Bearer realm="unterminated, error="invalid_token"', None),  # stops parsing: nothing after is read
+])
+def test_challenge_error_reads_auth_params_as_rfc_9110_writes_them(header: str, error: str | None) -> None:
+    response = httpx.Response(401, headers={"www-authenticate": header})
+    assert challenge_error(response) == error

@@ -22,6 +22,7 @@ is immediate in-process and bounded across processes. Errors are never cached.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 from collections.abc import Callable
@@ -75,8 +76,18 @@ class GenerationWatch:
         # (every request reads it).
         self.local_commits: Callable[[], object] = functools.partial(getattr, sources[0], "local_commits") \
             if len(sources) == 1 else lambda: tuple([source.local_commits for source in sources])
+        # Inside a store transaction on the calling thread (a Directory.batch()) reads see uncommitted
+        # state, and the generation read there is one the rollback hands back to a later, different
+        # commit (or, for the memory store, the committed one). Answers derived there must not be
+        # kept under it: such a call gets a number no other call ever gets.
+        self._in_transaction: tuple[Callable[[], bool], ...] = tuple(
+            source.in_write for source in sources if callable(getattr(source, "in_write", None)))
+        self._unshared = itertools.count(-1, -1)
 
     def current(self) -> tuple[int, ...]:
+        for in_transaction in self._in_transaction:
+            if in_transaction():
+                return (next(self._unshared),) * len(self._sources)
         commits = self.local_commits()
         now = self._clock.time()
         seen, value, checked_at = self._state
@@ -89,8 +100,11 @@ class GenerationWatch:
     def snapshot(self) -> GenerationSnapshot:
         """`current()`, with what keeps it current (for callers that check those instead of
         calling `current` again on every request)."""
-        self.current()
+        current = self.current()
         commits, value, checked_at = self._state
+        if current != value:  # inside a transaction (or raced by a re-read): a window nothing is kept in
+            now = self._clock.time()
+            return GenerationSnapshot(object(), current, now, now)
         return GenerationSnapshot(commits, value, checked_at, checked_at + self._ttl)
 
 

@@ -46,6 +46,9 @@ class Database:
         # Caches in this process compare it on every call, so they see this process's own writes
         # at once without querying the file; a plain attribute, as it is read on every request.
         self.commit_count = 0
+        # An in-memory (or temporary: "") database lives in the one connection that created it; any
+        # other connection (another thread, or this one after close()) would open a new, empty one.
+        self._private_opened = False
         with self.transaction() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -57,6 +60,12 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            if self.path in (":memory:", ""):
+                if self._private_opened:
+                    raise StoreError(f"the SQLite store {self.path!r} is private to the connection that created it and "
+                                     "cannot be opened again (from another thread, or after close()); use a file path, "
+                                     "or iamguard.store.memory.MemoryStore for a store kept in this process")
+                self._private_opened = True
             try:
                 connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                              check_same_thread=True)

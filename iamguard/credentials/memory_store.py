@@ -278,9 +278,11 @@ class MemoryCredentialStore(CredentialStore):
             self._throttle[subject] = state
             return state
 
-    def clear_failures(self, subject: str) -> None:
+    def clear_failures(self, subject: str, *, only_if_failures: int | None = None) -> None:
         with self._lock:
-            self._throttle.pop(subject, None)
+            state = self._throttle.get(subject)
+            if state is not None and (only_if_failures is None or state.failures == only_if_failures):
+                del self._throttle[subject]
 
     # signing keys
 

@@ -266,9 +266,10 @@ class MfaService:
         was the only one (a store error is not a wrong code); otherwise the count stays (fail closed)."""
         for subject, state in claims:
             if state.failures == 1 and not state.locked(now):
-                # If the store is failing anyway, the extra count only errs towards locking.
+                # If the store is failing anyway, the extra count only errs towards locking. Only
+                # while the count is still this attempt's alone: a concurrent attempt's stays.
                 with contextlib.suppress(StoreError):
-                    self._store.clear_failures(subject)
+                    self._store.clear_failures(subject, only_if_failures=1)
 
     def _succeeded(self, device: MfaDeviceRecord | None, user_id: str) -> None:
         for subject in self._subjects(device, user_id):

@@ -412,9 +412,13 @@ class SQLiteCredentialStore(CredentialStore):
                 (subject, state.failures, state.locked_until, state.last_failure))
             return state
 
-    def clear_failures(self, subject: str) -> None:
+    def clear_failures(self, subject: str, *, only_if_failures: int | None = None) -> None:
         with self._write() as connection:
-            connection.execute("DELETE FROM cred_throttle WHERE subject = ?", (subject,))
+            if only_if_failures is None:
+                connection.execute("DELETE FROM cred_throttle WHERE subject = ?", (subject,))
+            else:
+                connection.execute("DELETE FROM cred_throttle WHERE subject = ? AND failures = ?",
+                                   (subject, only_if_failures))
 
     # signing keys
 

@@ -224,7 +224,9 @@ class CredentialStore(ABC):
         restart the count. A lock that has run out is cleared first."""
 
     @abstractmethod
-    def clear_failures(self, subject: str) -> None: ...
+    def clear_failures(self, subject: str, *, only_if_failures: int | None = None) -> None:
+        """Forget the subject's failures; with `only_if_failures`, only while the count is exactly
+        that (one step: an attempt undoing its own count never wipes a concurrent one's)."""
 
     # -- signing keys --------------------------------------------------------------------------
 

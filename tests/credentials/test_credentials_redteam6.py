@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -18,7 +19,8 @@ from jwt.utils import base64url_encode
 from iamguard.credentials import AccessKeyCredentials, InvalidIdentityToken, RevokedToken
 from iamguard.credentials import totp as totp_math
 from iamguard.credentials.mfa import VirtualMfaDevice
-from tests.credentials.conftest import TENANT, Env
+from iamguard.store.database import StoreError
+from tests.credentials.conftest import TENANT, Env, build_env
 from tests.credentials.test_credentials_oidc import CLIENT, ISSUER, Idp, env_with, web_trust
 
 USER_ARN = f"arn:aws:iam::{TENANT}:user/alice"
@@ -108,3 +110,36 @@ def test_web_identity_tokens_repeating_a_name_are_refused(tmp_path: Path, header
     with pytest.raises(InvalidIdentityToken, match="unique names"):
         env.creds.assume_role_with_web_identity(WEB_ROLE_ARN, "web-1",
                                                 _signed(idp, header, timed(payload)))
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_attempt_undone_after_a_store_error_leaves_a_concurrent_failure_counted(tmp_path: Path, kind: str) -> None:
+    """MFA counts an attempt before looking at its code and undoes that count when the store
+    fails before a verdict. The undo must remove only its own count: a wrong code that another
+    request sent meanwhile stays counted towards the lock."""
+    env = build_env(kind, tmp_path)
+    key = env.user_with_key("alice")
+    device = env.enabled_device("alice")
+    store = env.creds.store
+    claimed: list[str] = []
+    real_record, real_consume = store.record_failure, store.consume_totp_step
+
+    def record(subject: str, now: float, lockout: Any) -> Any:
+        claimed.append(subject)
+        return real_record(subject, now, lockout)
+
+    def concurrent_failure_then_outage(device_id: str, step: int) -> bool:
+        for subject in list(claimed):  # another request's wrong code, counted meanwhile
+            real_record(subject, env.clock.time(), env.creds.config.mfa_lockout)
+        raise StoreError("database is locked")
+
+    store.record_failure = record  # type: ignore[method-assign]
+    store.consume_totp_step = concurrent_failure_then_outage  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreError):
+            env.creds.get_session_token(key, mfa_code=env.code(device))
+    finally:
+        store.record_failure, store.consume_totp_step = real_record, real_consume  # type: ignore[method-assign]
+    assert len(claimed) == 2  # the device and the user
+    # Each holds this attempt's count and the concurrent one's: the undo kept both (fail closed).
+    assert [store.throttle_state(subject).failures for subject in claimed] == [2, 2]

@@ -12,7 +12,11 @@ the same evaluation, so IAM's same-tenant rule falls out of the evaluator:
 - an identity Allow alone is never enough: some Allow statement of the trust policy must apply
   (unlike ordinary same-tenant resources, where either side suffices);
 - an explicit Deny anywhere (trust, identity, boundary, session) refuses.
-Tags require `sts:TagSession`, a new source identity `sts:SetSourceIdentity`, under the same rules.
+Tags require `sts:TagSession`, and a source identity `sts:SetSourceIdentity`, under the same rules:
+whether the caller sets it now or carries it from its chain (AWS: in role chaining the target role's
+trust policy must allow `sts:SetSourceIdentity`, or the call fails).
+The role is the resource: `aws:ResourceTag/*` and `iam:ResourceTag/*` are the role's stored tags,
+never the caller's values (AWS's ABAC pattern matches them against `${aws:PrincipalTag/...}`).
 An unknown role is refused with the same AccessDenied as a trust policy that does not allow the
 caller, so callers cannot probe which roles exist.
 
@@ -57,6 +61,7 @@ from iamguard.credentials.tokens import (
     new_jti,
 )
 from iamguard.directory.arns import parse_iam_arn
+from iamguard.directory.authorized import resource_tag_keys
 from iamguard.directory.errors import IamError, NoSuchEntityError
 from iamguard.directory.model import Role
 from iamguard.engine.compiler import Policy, parse_policy
@@ -71,8 +76,9 @@ MAX_SESSION_POLICY_CHARS = 2048
 _RESERVED_PREFIXES = ("aws:principal", "aws:multifactor", "aws:tokenissuetime", "aws:sourceidentity",
                       "aws:federatedprovider", "aws:currenttime", "aws:epochtime", "sts:")
 _RESERVED_KEYS = ("aws:userid", "aws:username")
-# In an STS call the request tags are the session tags being set, computed here.
-_STS_RESERVED_PREFIXES = ("aws:requesttag/", "aws:tagkeys")
+# In an STS call the request tags are the session tags being set and the resource tags are the
+# role's stored tags, both computed here.
+_STS_RESERVED_PREFIXES = ("aws:requesttag/", "aws:tagkeys", "aws:resourcetag/", "iam:resourcetag/")
 
 
 @dataclass(frozen=True)
@@ -269,6 +275,7 @@ class StsService:
             context["aws:MultiFactorAuthPresent"] = True
             context["aws:MultiFactorAuthAge"] = 0
         context.update(extra)
+        context.update(resource_tag_keys(role.tags))
         context.update(self._request_keys(now))
         context["sts:RoleSessionName"] = name
         if checked_external_id is not None:
@@ -283,7 +290,7 @@ class StsService:
         actions = ["sts:AssumeRole"]
         if session_tags:
             actions.append("sts:TagSession")
-        if new_source is not None and caller.source_identity is None:
+        if new_source is not None or caller.source_identity is not None:
             actions.append("sts:SetSourceIdentity")
         trust = self._trust(role)
         if trust is None:
@@ -361,7 +368,7 @@ class StsService:
             raise self._denied(provider_arn, action, str(role_arn), "no_such_role")
         now = self._now()
         keys = identity.condition_keys()
-        context: dict[str, Any] = {**extra, **self._request_keys(now), **{
+        context: dict[str, Any] = {**extra, **resource_tag_keys(role.tags), **self._request_keys(now), **{
             key: list(value) if isinstance(value, tuple) else value for key, value in keys.items()}}
         context["aws:FederatedProvider"] = provider_arn
         context["sts:RoleSessionName"] = name

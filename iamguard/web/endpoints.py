@@ -162,6 +162,9 @@ def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
     if isinstance(exc, IamGuardError):
         status = getattr(exc, "status", 400)
         status = status if isinstance(status, int) and 400 <= status < 600 else 400
+        if status >= 500:  # the server's own fault (a signing key it cannot open): said to the log, not the client
+            logger.error("iamguard endpoint cannot answer: %s", getattr(exc, "code", type(exc).__name__))
+            return responses.unavailable()
         code = getattr(exc, "code", type(exc).__name__)
         message = getattr(exc, "message", "the request was refused")
         headers: tuple[tuple[str, str], ...] = ()

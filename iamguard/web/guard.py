@@ -370,7 +370,7 @@ class Guard:
         routes: RouteMap | Iterable[RouteRule] = (),
         context: Sequence[ContextProvider] = (),
         audit: Auditor | AuditSink | Iterable[AuditSink] | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = SYSTEM_CLOCK,
         config: GuardConfig | None = None,
         **options: Any,
     ) -> None:
@@ -385,7 +385,9 @@ class Guard:
         self.routes = routes if isinstance(routes, RouteMap) else RouteMap(routes)
         self.providers: tuple[ContextProvider, ...] = tuple(context)
         self.auditor = as_auditor(audit)
-        self.clock = clock
+        # None means the system clock, as for Directory and Credentials: stored as is, every
+        # protected request failed (503) on the first clock read.
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._fixed = self.config.fixed_values
         # (id(rule), method) -> (the rule, its problem): the rule is kept, so its id cannot be
         # reused by a rule made later while the entry stands.

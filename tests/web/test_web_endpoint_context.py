@@ -25,6 +25,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from iamguard.asgi import auth_routes
+from iamguard.clock import FrozenClock
+from iamguard.credentials.errors import ConfigurationError
 from iamguard.web.endpoints import AuthEndpoints
 from tests.credentials.conftest import Env, build_env
 from tests.integrations.support import configure_django
@@ -192,3 +194,20 @@ def test_each_adapter_passes_the_peer_and_the_scheme(env: Env, adapter: Callable
     body = json.dumps({"role_arn": role.arn, "session_name": "s1"}).encode()
     status = post(peer, https, {"authorization": f"Bearer {token}", "content-type": "application/json"}, body)
     assert status == expected
+
+
+class _Misconfigured:
+    """A TokenIssuer whose store holds signing keys sealed with another data key."""
+
+    clock = FrozenClock()
+
+    def get_session_token(self, credentials: Any, **options: Any) -> Any:
+        raise ConfigurationError("no usable active signing key (sealed with another data key?)")
+
+
+def test_a_server_fault_while_issuing_is_503_and_says_nothing_of_the_configuration() -> None:
+    endpoints = AuthEndpoints(_Misconfigured(), source_limit=None)  # type: ignore[arg-type]
+    body = json.dumps({"access_key_id": "AKIAAAAAAAAAAAAAAAAA", "secret_access_key": "x"}).encode()
+    answer = endpoints.token((("content-type", "application/json"),), body, "192.0.2.7")
+    assert answer.status == 503
+    assert b"signing" not in answer.body and b"ConfigurationError" not in answer.body

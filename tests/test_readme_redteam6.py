@@ -11,6 +11,7 @@ import importlib
 import inspect
 import json
 import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
-from starlette.testclient import TestClient
 
 import iamguard
 from iamguard import Directory, MemoryStore
@@ -28,6 +28,10 @@ from iamguard.audit import MemorySink
 from iamguard.clock import SYSTEM_CLOCK
 from iamguard.credentials import AccessKeyCredentials, Credentials, CredentialsConfig
 from iamguard.web import Guard, GuardConfig, public, rule
+
+with warnings.catch_warnings():  # starlette's notice about its httpx-based test client
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 # ---- "Quickstart: the engine" ------------------------------------------------------------------
 

@@ -375,12 +375,12 @@ class StsService:
         trust = self._trust(role)
         if trust is None:
             raise self._denied(provider_arn, action, role.arn, "trust_policy_unreadable")
-        # Trust policies name an OIDC provider by its ARN or by its host-and-path name; the request
-        # is evaluated as each, and allowed only if one allows and neither explicitly denies.
+        # Trust policies name an OIDC provider as Federated, by its ARN or by its host-and-path
+        # name; the evaluator matches the provider's ARN against both. The bare host is never the
+        # request principal: it would also match a Service principal spelled the same.
         policy_set = PolicySet(resource_policy=trust)
-        decisions = [policy_set.evaluate(Request(principal, action, role.arn, context))
-                     for principal in (provider_arn, identity.issuer.key_prefix)]
-        if any(d.effect is Effect.EXPLICIT_DENY for d in decisions) or not any(d.allowed for d in decisions):
+        decision = policy_set.evaluate(Request(provider_arn, action, role.arn, context))
+        if not decision.allowed:
             raise self._denied(provider_arn, action, role.arn, "not_allowed")
         # Only once the role trusts the caller: its maximum duration is not told to anyone else.
         maximum = min(role.max_session_duration, self._config.max_token_lifetime)

@@ -44,7 +44,7 @@ GRANT_STRENGTH = {
 
 
 class CompiledPrincipal:
-    __slots__ = ("clause", "everyone", "external", "names")
+    __slots__ = ("clause", "everyone", "external", "federated", "names")
 
     def __init__(self, clause: PrincipalClause) -> None:
         self.clause = clause
@@ -52,6 +52,12 @@ class CompiledPrincipal:
         self.names: list[PrincipalName] = []
         self.external: frozenset[str] = frozenset(
             entry.value for entry in clause.entries if entry.type in ("Service", "Federated")
+        )
+        # An identity provider's ARN principal is named only as Federated (IAM keeps principal
+        # types apart): a Service entry spelled like the provider's host must not let every
+        # holder of that provider's tokens in.
+        self.federated: frozenset[str] = frozenset(
+            entry.value for entry in clause.entries if entry.type == "Federated"
         )
         for entry in clause.entries:
             if entry.type != "AWS":
@@ -66,7 +72,7 @@ class CompiledPrincipal:
         if self.everyone:
             return Grant.EVERYONE
         if principal.kind in ("external", "oidc-provider"):
-            return Grant.EXTERNAL if principal.text in self.external else None
+            return Grant.EXTERNAL if self._names_external(principal) else None
         best: str | None = None
         for name in self.names:
             grant = _names(name, principal)
@@ -82,7 +88,7 @@ class CompiledPrincipal:
         if self.everyone:
             return True
         if principal.kind in ("external", "oidc-provider"):
-            return principal.text in self.external
+            return self._names_external(principal)
         listed = {name.text for name in self.names if name.kind != "root"}
         accounts = {(name.partition, name.account) for name in self.names if name.kind == "root"}
         account_listed = (principal.partition, principal.account) in accounts or ("", principal.account) in accounts
@@ -93,6 +99,14 @@ class CompiledPrincipal:
         if principal.kind == "assumed-role":
             return any(name.kind == "role" and _role_of(name, principal) for name in self.names)
         return True
+
+    def _names_external(self, principal: PrincipalName) -> bool:
+        """A provider ARN (`...:oidc-provider/idp.example.com`) is named by a Federated entry with
+        that ARN or with the provider's name; any other non-IAM name by a Service or Federated
+        entry spelled the same."""
+        if principal.kind == "oidc-provider":
+            return principal.text in self.federated or principal.name in self.federated
+        return principal.text in self.external
 
 
 def _role_of(role: PrincipalName, session: PrincipalName) -> bool:

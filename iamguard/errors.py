@@ -20,7 +20,9 @@ class Finding:
     code: str = "InvalidPolicy"
 
     def __str__(self) -> str:
-        return f"{self.pointer or '/'}: {self.message}"
+        # A pointer holds the document's own key text, and a message may quote a value: neither may
+        # start a line of its own in an error message or a log line.
+        return printable(f"{self.pointer or '/'}: {self.message}")
 
 
 def printable(text: str) -> str:

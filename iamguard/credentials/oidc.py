@@ -33,7 +33,7 @@ import jwt
 from iamguard.clock import Clock
 from iamguard.credentials.errors import ExpiredIdentityToken, IdpCommunicationError, InvalidIdentityToken
 from iamguard.credentials.oidc_config import OidcIssuer
-from iamguard.credentials.tokens import unique_names
+from iamguard.policy.jsondoc import unique_members
 
 MAX_TOKEN_BYTES = 8192
 MAX_JWKS_BYTES = 64 * 1024
@@ -270,7 +270,7 @@ def _decode_segment(segment: str, what: str) -> dict[str, Any]:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         # Duplicate names are refused (POL-08): pyjwt and most readers keep the last value, others
         # the first, so the claims this verifier checks may not be the claims another reads.
-        value = json.loads(raw, object_pairs_hook=unique_names)
+        value = json.loads(raw, object_pairs_hook=unique_members)
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidIdentityToken(f"the token {what} is not valid base64url JSON with unique names") from None
     if not isinstance(value, dict):

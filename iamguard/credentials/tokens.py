@@ -28,6 +28,7 @@ import jwt
 from iamguard.clock import Clock
 from iamguard.credentials.errors import ExpiredToken, InvalidToken, MissingToken, PackedPolicyTooLarge
 from iamguard.credentials.signing import KID, KeyManager
+from iamguard.policy.jsondoc import unique_members
 
 TOKEN_TYPE = "iamguard-session+jwt"
 TOKEN_USE = "session"
@@ -209,22 +210,12 @@ def _read_header(token: str) -> dict[str, Any]:
     segment = token.split(".", 1)[0]
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        header = json.loads(raw, object_pairs_hook=unique_names)
+        header = json.loads(raw, object_pairs_hook=unique_members)
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidToken("the token header is not valid base64url JSON") from None
     if not isinstance(header, dict):
         raise InvalidToken("the token header is not a JSON object")
     return header
-
-
-def unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A `json.loads` object hook that refuses a JSON object naming a member twice (POL-08)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 def _text(payload: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:

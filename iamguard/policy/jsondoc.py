@@ -53,6 +53,27 @@ def _record_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class DuplicateMemberError(ValueError):
+    """A JSON object names a member twice (see `unique_members`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the member {name!r} appears twice in one object")
+        self.name = name
+
+
+def unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A `json.loads` object hook for JSON that must not name a member twice (POL-08): readers
+    disagree on which value wins (Python's `json` keeps the last), so the value checked could differ
+    from the value another reader acts on. Policy documents instead report every duplicate with
+    its pointer (`load_document`)."""
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise DuplicateMemberError(name)
+        result[name] = value
+    return result
+
+
 class _NonFinite(Exception):
     pass
 
@@ -138,13 +159,20 @@ def _measure(value: Any, limits: Limits, findings: list[Finding], *, check_text:
                 child_path = (*path, key)
                 if check_text:
                     _check_text(key, child_path, findings)
-                if not isinstance(child, str) or check_text:
+                if isinstance(child, str):
+                    # Checked here, not by depth: a string held by an object adds no nesting, as in
+                    # `_plainly_valid`, so text and a mapping of the same document agree.
+                    if check_text:
+                        _check_text(child, child_path, findings)
+                else:
                     stack.append((child, child_path))
         elif isinstance(node, (list, tuple)):
             stack.extend((child, (*path, index)) for index, child in enumerate(node))
         elif isinstance(node, float):
             if not math.isfinite(node):
                 findings.append(Finding(join_pointer("", *path), "numbers must be finite", "InvalidNumber"))
+        elif isinstance(node, int) and not isinstance(node, bool) and _too_many_digits(node):
+            findings.append(Finding(join_pointer("", *path), "this number has too many digits", "InvalidNumber"))
         elif node is None or isinstance(node, (bool, int)):
             pass
         else:
@@ -195,8 +223,16 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
         try:
             mapping_text = json.dumps(source, allow_nan=True, default=_as_json)
             size = len(mapping_text.encode("utf-8", "surrogatepass"))
-        except (RecursionError, ValueError):
+        except RecursionError:
             raise PolicyError([Finding("", "document is nested too deeply", "TooDeep")]) from None
+        except (TypeError, ValueError):
+            # A key that is no string (json only converts a few), a cycle, or an integer too long
+            # to write: the walk below names each one with its pointer.
+            problems: list[Finding] = []
+            _measure(source, limits, problems)
+            raise PolicyError(
+                problems or [Finding("", "the mapping cannot be written as JSON", "InvalidType")]
+            ) from None
         if size > limits.max_bytes:
             raise PolicyError([_too_large(size, limits)])
     else:
@@ -221,6 +257,15 @@ def load_document(source: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
         # JSON value, so the text is exactly the data's.)
         data = json.loads(mapping_text)
     return data
+
+
+def _too_many_digits(number: int) -> bool:
+    """True for an integer longer than Python writes as text (its int/str conversion limit)."""
+    try:
+        str(number)
+    except ValueError:
+        return True
+    return False
 
 
 def _as_json(value: Any) -> Any:

@@ -29,7 +29,7 @@ from iamguard.policy.model import (
     StatementEffect,
 )
 from iamguard.policy.operators import Family, parse_operator
-from iamguard.policy.template import STAR, tokenize
+from iamguard.policy.template import STAR, Variable, tokenize
 
 TOP_LEVEL_KEYS = ("Version", "Id", "Statement")
 STATEMENT_KEYS = (
@@ -480,7 +480,13 @@ def _value_problem(family: Family, variables: bool, value: Any) -> str | None:
         elif family is Family.IP:
             value_readers.to_network(value)
         elif family is Family.BOOL:
-            if not (variables and isinstance(value, str) and "${" in value):
+            if variables and isinstance(value, str) and "${" in value:
+                # Read as the compiler reads it, so a malformed variable is reported here; a value
+                # with only `${*}`-style escapes is fixed text and must still be a boolean.
+                tokens = tokenize(value, variables=True, wildcards=False)
+                if not any(isinstance(token, Variable) for token in tokens):
+                    value_readers.to_bool("".join(str(token) for token in tokens))
+            else:
                 value_readers.to_bool(value)
         elif family in (Family.STRING, Family.ARN):
             text = value_readers.to_text(value)

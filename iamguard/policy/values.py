@@ -76,7 +76,7 @@ def to_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("a datetime without a time zone is ambiguous; pass an aware datetime")
-        return value.astimezone(timezone.utc)
+        return _in_utc(value, value.isoformat())
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, int):
@@ -123,7 +123,16 @@ def _from_match(match: re.Match[str], text: str) -> datetime:
         )
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date: {exc}") from None
-    return moment.astimezone(timezone.utc)
+    return _in_utc(moment, text)
+
+
+def _in_utc(moment: datetime, text: str) -> datetime:
+    # Near year 1 or 9999 an offset moves the instant out of datetime's range (OverflowError,
+    # which is no ValueError): report it like any other unreadable date.
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of the supported range of dates (years 1 to 9999 in UTC)") from None
 
 
 def to_bool(value: object) -> bool:

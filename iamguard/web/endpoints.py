@@ -49,6 +49,7 @@ from typing import Any, Protocol
 
 from iamguard import audit as codes
 from iamguard.errors import IamGuardError
+from iamguard.policy.jsondoc import DuplicateMemberError, unique_members
 from iamguard.store.database import StoreError
 from iamguard.web import responses
 from iamguard.web.network import ForwardedHeaderError, TrustedProxies, connection_keys
@@ -89,17 +90,13 @@ def _read(content_type: str | None, body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY:
         raise _BadBody("the body is too large")
 
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(keys) != len(set(keys)):
-            raise _BadBody("duplicate keys in the body")
-        return dict(pairs)
-
     def refuse_constant(name: str) -> Any:
         raise _BadBody("non-finite numbers are not accepted")
 
     try:
-        data = json.loads(body, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant)
+        data = json.loads(body, object_pairs_hook=unique_members, parse_constant=refuse_constant)
+    except DuplicateMemberError:
+        raise _BadBody("duplicate keys in the body") from None
     except (ValueError, RecursionError) as exc:
         raise _BadBody(str(exc) if isinstance(exc, _BadBody) else "the body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -15,7 +15,9 @@ from iamguard.clock import SYSTEM_CLOCK, Clock
 @dataclass
 class CliContext:
     reader: InputReader
-    environ: Mapping[str, str]
+    # The process environment holds the secrets the commands read (IAMGUARD_SECRET_ACCESS_KEY,
+    # IAMGUARD_PASSWORD, IAMGUARD_PEPPER, ...): never in a repr, which error reporters print.
+    environ: Mapping[str, str] = field(repr=False)
     clock: Clock = field(default=SYSTEM_CLOCK)
     audit_log_path: str | None = None  # what --audit-log or IAMGUARD_AUDIT_LOG names
     audit_log: AuditLog | None = None  # opened on first use

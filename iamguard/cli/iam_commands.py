@@ -51,6 +51,10 @@ def parse_tags(values: Sequence[str] | None) -> dict[str, str]:
             key, equals, value = text.partition("=")
             if not equals:
                 raise CliError(f"--tags {text!r}: write Key=K,Value=V or K=V")
+        if key in tags:
+            # A dict would keep the last value silently; the directory refuses keys that differ only
+            # in case, and IAM refuses a request that names one tag key twice.
+            raise CliError(f"--tags: the tag key {key!r} is given twice")
         tags[key] = value
     return tags
 

@@ -58,7 +58,10 @@ class InputReader:
             text = document.content.decode("utf-8")
         except UnicodeDecodeError:
             raise CliError(f"{what}: standard input is not UTF-8 text") from None
-        line = text.splitlines()[0] if text else ""
+        # Only LF (or CRLF) ends the line: str.splitlines() also splits at U+2028, U+0085, form
+        # feed and more, which would silently keep just a prefix of a password that contains one.
+        line = text.split("\n", 1)[0]
+        line = line[:-1] if line.endswith("\r") else line
         if not line.strip():
             raise CliError(f"{what}: expected it on the first line of standard input")
         return line if exact else line.strip()

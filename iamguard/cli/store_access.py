@@ -8,6 +8,8 @@ never create a store: a mistyped path is an error, not a new empty database.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,22 +37,63 @@ def store_path(args: argparse.Namespace, ctx: CliContext) -> Path:
 
 
 def open_store(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> SQLiteStore:
+    return _open(args, ctx, create=create)[0]
+
+
+def _open(args: argparse.Namespace, ctx: CliContext, *, create: bool) -> tuple[SQLiteStore, bool]:
+    """The store, and whether this call created its file."""
     ctx.auditor  # noqa: B018 -- opens --audit-log first: an unwritable log stops the command before the store is touched
     path = store_path(args, ctx)
     if not create and not path.exists():
         raise CliError(f"no store at {path}; run `iamguard init` first, or pass --store / set {STORE_VARIABLE}")
     if create and path.parent and not path.parent.exists():
         raise CliError(f"cannot create a store at {path}: directory {path.parent} does not exist")
-    return SQLiteStore(path)
+    created = _create_private_file(path) if create else False
+    return SQLiteStore(path), created
+
+
+def _create_private_file(path: Path) -> bool:
+    """A new store starts as an empty file readable by its owner only: it holds access-key
+    verifiers, sealed TOTP seeds and signing keys, and (when no data key or pepper is configured)
+    the keys that unseal them. SQLite gives its -wal and -shm files the database file's mode."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False  # an existing store keeps the mode its owner chose
+    except OSError as exc:
+        raise CliError(f"cannot create a store at {path}: {exc.strerror or type(exc).__name__}") from None
+    os.close(descriptor)
+    return True
 
 
 @contextmanager
 def opened_store(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> Iterator[SQLiteStore]:
-    store = open_store(args, ctx, create=create)
+    """The store, closed afterwards. A store this command created is removed again when the
+    command fails (`init` or `import` refused): a failed command leaves nothing behind."""
+    path = store_path(args, ctx)
+    # Created here, by this process (an exclusive create): another `init` that raced it and lost
+    # never removes the store the winner made.
+    store, created = _open(args, ctx, create=create)
     try:
         yield store
-    finally:
+    except BaseException:
+        # Only a store that holds nothing: a concurrent `init` may have put its tenant in the
+        # file this one created (and then refused its own).
+        empty = created and _holds_no_tenant(store)
         store.database.close()
+        if empty:
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        raise
+    store.database.close()
+
+
+def _holds_no_tenant(store: SQLiteStore) -> bool:
+    try:
+        return not Directory.list_tenants(store)
+    except Exception:  # cannot tell: keep the file
+        return False
 
 
 def choose_tenant(args: argparse.Namespace, ctx: CliContext, store: SQLiteStore) -> str:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from iamguard.cli.context import CliContext
-from iamguard.cli.errors import CliError
+from iamguard.cli.errors import CliError, UsageError
 from iamguard.cli.output import Result, fields, json_text
 from iamguard.cli.shapes import shape
 from iamguard.cli.sources import MAX_EXPORT_BYTES
@@ -54,6 +54,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def run_init(args: argparse.Namespace, ctx: CliContext) -> Result:
+    if getattr(args, "tenant", None):
+        # --tenant (shared by every command) chooses an existing tenant; ignoring it here would
+        # create a tenant with a random id that later commands given the same --tenant cannot find.
+        raise UsageError("iamguard init: --tenant chooses an existing tenant; give the new tenant's id "
+                         "with --tenant-id")
     path = store_path(args, ctx)
     with opened_store(args, ctx, create=True) as store:
         from iamguard.cli.credentials_access import bootstrap_credentials

@@ -8,6 +8,7 @@ from typing import Any
 from iamguard.cli.context import CliContext
 from iamguard.cli.errors import EXIT_DENIED, EXIT_OK, CliError
 from iamguard.cli.output import Result
+from iamguard.errors import printable
 from iamguard.lint import LintFinding, Severity, validate_policy
 from iamguard.policy.model import PolicyKind
 
@@ -57,12 +58,15 @@ def _text(reports: list[dict[str, Any]]) -> str:
     for report in reports:
         findings = report["findings"]
         total += len(findings)
+        # A file name is the one thing here not written by the linter: a name holding a newline or a
+        # terminal escape (a file added by a pull request) must not forge or hide a line of the report.
+        label = printable(report["file"])
         if not findings:
-            lines.append(f"{report['file']}: no findings")
+            lines.append(f"{label}: no findings")
             continue
         for item in findings:
             finding = LintFinding(Severity(item["severity"]), item["code"], item["pointer"], item["message"])
-            lines.append(f"{report['file']}: {finding}")
+            lines.append(f"{label}: {finding}")
     noun = "finding" if total == 1 else "findings"
     lines.append(f"{total} {noun} in {len(reports)} file{'s' if len(reports) != 1 else ''}")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from iamguard.directory.ids import is_unique_id
 from iamguard.directory.quotas import DEFAULT_QUOTAS, Quotas
 from iamguard.engine.compiler import parse_policy
 from iamguard.errors import PolicyError
+from iamguard.policy.jsondoc import unique_members
 from iamguard.store.base import (
     ENTITY_KINDS,
     GROUP,
@@ -353,7 +354,9 @@ def import_tenant(store: DirectoryStore, document: object, *, quotas: Quotas | N
     values the exporting directory used if they differ from the defaults."""
     if isinstance(document, (str, bytes)):
         try:
-            document = json.loads(document)
+            # A repeated member is refused: a reviewer reading the file and the import could
+            # otherwise see different boundaries, attachments or tenants.
+            document = json.loads(document, object_pairs_hook=unique_members)
         except ValueError as exc:
             raise InvalidInputError(f"the export is not JSON: {exc}") from None
         except RecursionError:  # arrays or objects nested beyond what the parser can follow (DOS-01)

@@ -11,6 +11,7 @@ spec MAP-12) and repeated ASGI headers stay separate.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -115,7 +116,7 @@ def with_route(base: WebRequest, request: HttpRequest, routes: RouteMap, *,
                          declared=declared, allow=allow_text(match.func, template, routes))
 
 
-def unrouted_allow(request: HttpRequest, urlconf: str, routes: RouteMap) -> str:
+def unrouted_allow(request: HttpRequest, urlconf: str | ModuleType, routes: RouteMap) -> str:
     """The methods of the route Django will resolve `request` to ("" when none matches), for the
     `Allow` header of a 405 given before routing. Only the header uses this resolution: the
     decision always reads the resolver match Django itself makes (spec MAP-01)."""

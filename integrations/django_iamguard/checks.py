@@ -4,6 +4,7 @@ error, which stops `runserver` and fails `check --fail-level ERROR` in CI; other
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ _MIDDLEWARE = "django_iamguard.middleware.IamGuardMiddleware"
 _CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 
 
-def route_reports(urlconf: str | None = None, current: conf.IamGuardSettings | None = None) -> list[Any]:
+def route_reports(urlconf: str | ModuleType | None = None, current: conf.IamGuardSettings | None = None) -> list[Any]:
     """Every (method, route) of the URLconf with its mapping; `RouteReport.ok` is False for the
     unmapped and misconfigured ones."""
     current = current or conf.load()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +40,7 @@ class IamGuardSettings:
 
 _lock = threading.Lock()
 _current: IamGuardSettings | None = None
-_strict_problems: dict[tuple[int, str], str] = {}  # (guard id, urlconf) -> "" or the listing
+_strict_problems: dict[tuple[int, str | ModuleType], str] = {}  # (guard id, urlconf) -> "" or the listing
 
 
 def _guard_from(value: Any) -> Guard:
@@ -93,7 +94,7 @@ def get_guard() -> Guard:
     return load().guard
 
 
-def remembered_problems(guard: Guard, urlconf: str, compute: Any) -> str:
+def remembered_problems(guard: Guard, urlconf: str | ModuleType, compute: Any) -> str:
     """The strict check's result for this guard and URLconf, computed once."""
     key = (id(guard), urlconf)
     found = _strict_problems.get(key)

@@ -57,6 +57,24 @@ def find_request(args: tuple[Any, ...]) -> HttpRequest:
     raise TypeError("django_iamguard: the protected view received no HttpRequest")
 
 
+def overridden_method(request: HttpRequest) -> HttpResponse | None:
+    """A 400 when `request.method` is no longer the method the client sent. Django dispatches on
+    `request.method` (View.dispatch, require_http_methods), and the guard decides on the method
+    sent: a middleware that rewrites it (from a `_method` form field, which screening cannot see
+    in the body) would run the DELETE handler of a request authorized as POST (spec MAP-13)."""
+    if request.method == sent_method(request):
+        return None
+    guard: Guard | None = None
+    try:
+        guard = get_guard()
+        verdict = guard.refuse(WebRequest(method=sent_method(request), path=request.path_info),
+                               Rejection(400, codes.MALFORMED_REQUEST, "method overrides are not accepted"))
+        assert verdict.response is not None
+        return refusal(request, verdict.response)
+    except Exception as exc:  # never an allow
+        return internal_failure(guard, request, exc)
+
+
 def _covering(rules: tuple[RouteRule, ...], request: HttpRequest) -> RouteRule | None:
     method = lookup_method(sent_method(request))
     return next((item for item in rules if item.covers(method)), None)
@@ -73,7 +91,10 @@ def _captured(request: HttpRequest, kwargs: Mapping[str, Any]) -> dict[str, str]
 
 def verify(request: HttpRequest, rules: tuple[RouteRule, ...], kwargs: Mapping[str, Any]) -> HttpResponse | None:
     """The decision on `request.iam` must be for the rule these `rules` give the method, and for
-    the parameters the view is about to receive (spec MAP-01)."""
+    the parameters the view is about to receive (spec MAP-01), and for the method it dispatches on."""
+    overridden = overridden_method(request)
+    if overridden is not None:
+        return overridden
     item = _covering(rules, request)
     if item is None:
         return None

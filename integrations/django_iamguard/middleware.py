@@ -9,6 +9,7 @@ when a principal resolver reads `request.user`). Requests the resolver cannot ma
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -20,13 +21,13 @@ from django.utils.cache import patch_cache_control
 from django_iamguard import conf
 from django_iamguard.adapter import connection_key, connection_request, route_witness, unrouted_allow, with_route
 from django_iamguard.checks import route_reports
-from django_iamguard.enforce import answer, internal_failure, logger, refusal
+from django_iamguard.enforce import answer, internal_failure, logger, overridden_method, refusal
 from iamguard import audit as codes
 from iamguard.web import Guard, IamContext, Rejection, UnmappedRoutesError, Verdict, WebRequest
 from iamguard.web.wsgi import environ_of_key
 
 
-def strict_problems(settings_: conf.IamGuardSettings, urlconf: str) -> str:
+def strict_problems(settings_: conf.IamGuardSettings, urlconf: str | ModuleType) -> str:
     """"" when every route of `urlconf` has a usable mapping, else the listing of the problems."""
 
     def compute() -> str:
@@ -83,6 +84,7 @@ class IamGuardMiddleware:
         try:
             current = conf.load()
             guard = current.guard
+            # A dotted path or, as Django's resolver also accepts, the module itself: never str()'d.
             urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
             if current.memo is not None:
                 connection = connection_key(request)
@@ -99,14 +101,14 @@ class IamGuardMiddleware:
             # Kept for process_view: the decision then reads the request as the server gave it,
             # under WSGI as under ASGI, whatever later middleware does to request.META.
             request._iamguard_connection = described  # type: ignore[attr-defined]
-            if strict_problems(current, str(urlconf)) and current.strict:
+            if strict_problems(current, urlconf) and current.strict:
                 rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
             else:
                 rejection = guard.screen(described)
                 if rejection is not None and rejection.status == 405:
                     # Refused before Django resolves the path; the 405 still lists the methods of
                     # the route the path names (RFC 9110 15.5.6).
-                    described = described.replaced(allow=unrouted_allow(request, str(urlconf), guard.routes))
+                    described = described.replaced(allow=unrouted_allow(request, urlconf, guard.routes))
         except Exception as exc:  # only the adapter's own code can raise here; never an allow
             return internal_failure(guard, request, exc)
         if rejection is None:
@@ -131,6 +133,9 @@ class IamGuardMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                      ) -> HttpResponse | None:
+        overridden = overridden_method(request)  # before a recall too: the memo key holds the sent method
+        if overridden is not None:
+            return overridden
         recalled = _recalled(request)
         if recalled is not None:
             return _given(request, recalled)
@@ -142,6 +147,9 @@ class IamGuardMiddleware:
 
     async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                                   ) -> HttpResponse | None:
+        overridden = overridden_method(request)  # before a recall too: the memo key holds the sent method
+        if overridden is not None:
+            return overridden
         recalled = _recalled(request)
         if recalled is not None:
             return _given(request, recalled)

@@ -71,7 +71,9 @@ def web_request(request: Request, app: Flask | None, *, routed: bool = True,
     if url_rule is not None:
         assert app is not None
         route, allow, found = _route_facts(url_rule, app, method, cache)
-        params = dict(request.view_args or {})
+        # None (a Werkzeug default, or a URL value preprocessor's) is no value: placed in a
+        # resource it would be the text "None", an ARN the view never acts on (spec MAP-01).
+        params = {name: value for name, value in (request.view_args or {}).items() if value is not None}
         if declared is None:
             declared = found
     headers = environ_headers(environ)

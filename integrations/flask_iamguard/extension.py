@@ -44,17 +44,24 @@ EXTENSION_KEY = "iamguard"
 
 # The decision for this very request. `g` belongs to the app context, which Flask reuses for every
 # request while one is already pushed (`app.app_context().push()` at import time, test fixtures), so
-# a decision is trusted only when it was recorded in this request's WSGI environ (spec CACHE-05).
+# a decision is trusted only when it was recorded in this request's WSGI environ (spec CACHE-05),
+# by this app: a view may answer with another WSGI app (a Flask app too), which Flask runs on the
+# same environ, and that app's rules are not the ones this decision was made under.
 _DECIDED = "iamguard.iam"
+_DECIDED_BY = "iamguard.app"
 
 
 def _decided() -> IamContext | None:
-    iam = request.environ.get(_DECIDED)
-    return iam if isinstance(iam, IamContext) else None
+    environ = request.environ
+    iam = environ.get(_DECIDED)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return iam if isinstance(iam, IamContext) and environ.get(_DECIDED_BY) is app else None
 
 
-def _record(iam: IamContext | None) -> None:
-    request.environ[_DECIDED] = iam
+def _record(app: Flask, iam: IamContext | None) -> None:
+    environ = request.environ
+    environ[_DECIDED] = iam
+    environ[_DECIDED_BY] = app
     g.iam = iam
 
 
@@ -89,8 +96,10 @@ class _AppState:
 
 
 def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
+    """The view's arguments are the path parameters the request was authorized with (None is no
+    value: `web_request` leaves it out)."""
     return dict(iam.path_params) == {name: value if isinstance(value, str) else str(value)
-                                     for name, value in params.items()}
+                                     for name, value in params.items() if value is not None}
 
 
 def _internal_failure(guard: Guard | None, exc: BaseException) -> Response:
@@ -144,7 +153,7 @@ class IamGuard:
         state = _AppState(self, chosen, self.strict if strict is None else strict, memo=VerdictMemo.for_guard(chosen))
         app.extensions[EXTENSION_KEY] = state
         # First in line: no other hook sees a request the guard has not decided on.
-        app.before_request_funcs.setdefault(None, []).insert(0, self._hook(state))
+        app.before_request_funcs.setdefault(None, []).insert(0, self._hook(state, app))
         app.cli.add_command(self._routes_command())
 
     def _state(self, app: Flask) -> _AppState | None:
@@ -157,7 +166,7 @@ class IamGuard:
 
     # ---- the hook -------------------------------------------------------------------------
 
-    def _hook(self, state: _AppState) -> Callable[[], Response | None]:
+    def _hook(self, state: _AppState, app: Flask) -> Callable[[], Response | None]:
         """The app's before_request hook: a request equal to one allowed earlier in this second
         gets that allow again (from the app's memo); any other is decided by `_before_request`."""
         memo = state.memo
@@ -173,7 +182,9 @@ class IamGuard:
                 recalled = memo.recall(key) if key is not None else None
                 if type(recalled) is IamContext:
                     # What _record does (g.iam replaces any earlier request's, CACHE-05).
-                    current.environ[_DECIDED] = g._get_current_object().iam = recalled  # type: ignore[attr-defined]
+                    environ = current.environ
+                    environ[_DECIDED] = g._get_current_object().iam = recalled  # type: ignore[attr-defined]
+                    environ[_DECIDED_BY] = app
                     if recalled.source != "bearer":  # Bearer answers need no mark (_keep_private)
                         _keep_private(recalled)
                     return None
@@ -206,7 +217,7 @@ class IamGuard:
         if verdict is None:
             return None
         if verdict.allowed:
-            _record(verdict.iam)
+            _record(app, verdict.iam)
             _keep_private(verdict.iam)
             return None
         assert verdict.response is not None
@@ -237,7 +248,7 @@ class IamGuard:
         if not verdict.allowed:
             assert verdict.response is not None
             return flask_response(verdict.response)
-        _record(verdict.iam)
+        _record(app, verdict.iam)
         _keep_private(verdict.iam)
         return None
 

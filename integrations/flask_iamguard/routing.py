@@ -82,6 +82,8 @@ def route_entries(app: Any) -> Iterator[RouteEntry]:
         # Route-map keys leave the host (or subdomain) out: the listing keeps it, so a route-map
         # rule that would cover routes of several hosts is flagged as ambiguous.
         host = (url_rule.host if app.url_map.host_matching else url_rule.subdomain) or None
+        # A default of None gives the view no value (it wins over a matched one), so it fills no resource.
+        params = frozenset(url_rule.arguments) - {name for name, value in (url_rule.defaults or {}).items()
+                                                  if value is None}
         for method in sorted(url_rule.methods or ()):
-            yield RouteEntry(method, template, url_rule.endpoint, frozenset(url_rule.arguments),
-                             declared_rules(view, method, chain), host)
+            yield RouteEntry(method, template, url_rule.endpoint, params, declared_rules(view, method, chain), host)

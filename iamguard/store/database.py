@@ -49,6 +49,8 @@ class Database:
         # An in-memory (or temporary: "") database lives in the one connection that created it; any
         # other connection (another thread, or this one after close()) would open a new, empty one.
         self._private_opened = False
+        if self._initialized():  # a store in use: opening it takes no write lock (a reader never waits)
+            return
         with self.transaction() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -56,6 +58,16 @@ class Database:
             connection.execute("CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), "
                                "value INTEGER NOT NULL)")
             connection.execute("INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0)")
+
+    def _initialized(self) -> bool:
+        try:
+            connection = self.connection()
+            tables = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('schema_versions', 'generation')")}
+            return len(tables) == 2 and \
+                connection.execute("SELECT 1 FROM generation WHERE id = 1").fetchone() is not None
+        except sqlite3.Error:  # the write below meets the same problem and reports it
+            return False
 
     def connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -129,7 +141,13 @@ class Database:
             raise StoreError(f"cannot read the store: {exc}") from None
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
-        """Apply `migrations[n:]` for a component at schema version n. Each entry is one SQL script."""
+        """Apply `migrations[n:]` for a component at schema version n. Each entry is one SQL script.
+        A component already at the latest version is left alone without taking the write lock."""
+        try:
+            if self.schema_version(component) == len(migrations):
+                return
+        except sqlite3.Error:  # read again, and answered, inside the write below
+            pass
         with self._migrate_lock, self.transaction() as connection:
             row = connection.execute("SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
             current = row["version"] if row else 0

@@ -65,6 +65,9 @@ def check_iamguard(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         reports = route_reports()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="iamguard.E001")]
+    except Exception as exc:  # the guard factory (the app's code) failed: a check error, not a traceback
+        return [checks.Error(f"IAMGUARD: building the guard failed with {type(exc).__name__}: {exc}",
+                             hint="see the GUARD factory named in settings.IAMGUARD", id="iamguard.E001")]
     level, code = (checks.Error, "iamguard.E002") if current.strict else (checks.Warning, "iamguard.W002")
     return [*_stack_problems(current),
             *(level(f"{report.method} {report.path}: {report.problem}", obj=report.name or report.path,

@@ -95,6 +95,12 @@ class _AppState:
     memo: VerdictMemo | None = None  # allows given again to a repeated request (iamguard.web.memo)
 
 
+def _refuse_class(target: Any) -> None:
+    if isinstance(target, type):
+        raise TypeError("decorate the MethodView's handler methods (or list the decorator in its "
+                        "`decorators`), not the class")
+
+
 def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
     """The view's arguments are the path parameters the request was authorized with (None is no
     value: `web_request` leaves it out)."""
@@ -300,9 +306,7 @@ class IamGuard:
                 if self._unhooked_blueprint not in hooks:
                     hooks.insert(0, self._unhooked_blueprint)
                 return target
-            if isinstance(target, type):
-                raise TypeError("decorate the MethodView's handler methods (or list the decorator in its "
-                                "`decorators`), not the class")
+            _refuse_class(target)
             return self._enforcing(item, target)
 
         return apply
@@ -313,6 +317,7 @@ class IamGuard:
         item = public(methods=methods)
 
         def mark(endpoint: Any) -> Any:
+            _refuse_class(endpoint)  # a rule on the class is read by no route: it would open nothing
             attach_rule(endpoint, item)
             return endpoint
 

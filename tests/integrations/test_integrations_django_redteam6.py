@@ -214,3 +214,17 @@ def test_a_urlconf_given_as_a_module_is_routed_and_decided(kind: str, where: str
     assert (got, SEEN) == (status, seen), payload[:200]
     if status == 200:
         assert payload == b'{"resource": "arn:app:orders::123456789012:order/7"}'
+
+
+def broken_guard_factory() -> Any:
+    """A GUARD factory whose own code fails (settings it reads are missing, a bug)."""
+    raise KeyError("ORDERS_TENANT")
+
+
+def test_a_guard_factory_that_raises_is_a_check_error_not_a_traceback() -> None:
+    from django.core import checks
+
+    with override_settings(IAMGUARD={"GUARD": f"{__name__}.broken_guard_factory"}):
+        messages = checks.run_checks(tags=["iamguard"])
+    assert [message.id for message in messages] == ["iamguard.E001"]
+    assert "KeyError" in messages[0].msg and "ORDERS_TENANT" in messages[0].msg

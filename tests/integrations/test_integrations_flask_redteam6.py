@@ -149,3 +149,23 @@ def test_the_route_listing_flags_a_resource_that_needs_a_none_default() -> None:
     listed.add_url_rule("/orders/", "orders", lambda order_id: "", defaults={"order_id": None})
     reports = IamGuard(listed, guard=guard).report(listed)
     assert [report.problem is not None for report in reports if report.method == "GET"] == [True]
+
+
+@pytest.mark.parametrize("decorate", [
+    lambda iam: iam.public,
+    lambda iam: iam.public(methods="GET"),
+    lambda iam: iam.require("orders:GetOrder", "arn:app:orders::{tenant}:order/{order_id}"),
+], ids=["public", "public-with-methods", "require"])
+def test_a_rule_on_a_method_view_class_is_refused_where_it_is_written(decorate: Any) -> None:
+    """A rule on the class itself is read by no route, so `public` would open nothing and
+    `require` protect nothing: both say so at once instead of failing at request time."""
+    from flask.views import MethodView
+
+    iam = IamGuard(guard=stub_guard())
+
+    class Orders(MethodView):
+        def get(self) -> str:
+            return "orders"
+
+    with pytest.raises(TypeError, match="not the class"):
+        decorate(iam)(Orders)

@@ -3,6 +3,7 @@ through `main`."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 
 import iamguard
 from iamguard.cli import main
-from iamguard.clock import Clock
+from iamguard.clock import Clock, FrozenClock
 
 REPO_ROOT = Path(iamguard.__file__).resolve().parent.parent
 # Where conftest.py keeps the report of a test's call phase, for fixtures that check more at teardown
@@ -72,3 +73,41 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None =
 def write_json(path: Path, document: Any) -> str:
     path.write_text(json.dumps(document))
     return f"file://{path}"
+
+
+# ---- an initialised store driven in-process: the red-team files share it ------------------------
+
+TENANT = "123456789012"
+RAW_KEY = bytes(range(32))
+KEY = base64.b64encode(RAW_KEY).decode()  # IAMGUARD_DATA_KEY and IAMGUARD_PEPPER of every store here
+
+
+class Cli:
+    """`iamguard` run in-process against one store, with fixed keys and a frozen clock."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], store: Path) -> None:
+        self.capsys = capsys
+        self.store = store
+        self.env = {"IAMGUARD_STORE": str(store), "IAMGUARD_DATA_KEY": KEY, "IAMGUARD_PEPPER": KEY}
+
+    def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Outcome:
+        return run_main(self.capsys, *args, stdin=stdin, env={**self.env, **(env or {})}, clock=FrozenClock())
+
+    def ok(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Outcome:
+        outcome = self(*args, stdin=stdin, env=env)
+        assert outcome.code == 0, outcome.err
+        return outcome
+
+
+def initialised_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
+    tool = Cli(capsys, tmp_path / "iamguard.db")
+    tool.ok("init", "--tenant-id", TENANT)
+    return tool
+
+
+def one_error_line(outcome: Outcome) -> str:
+    """The refusal of a usage or input error: exit 2, nothing on stdout, one line on stderr."""
+    assert outcome.code == 2 and outcome.out == "", outcome
+    assert outcome.err.startswith("iamguard: error: ") and outcome.err.count("\n") == 1, outcome.err
+    assert "unexpected" not in outcome.err and "Traceback" not in outcome.err
+    return outcome.err

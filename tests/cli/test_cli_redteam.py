@@ -3,7 +3,6 @@ secrets kept out of messages."""
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from pathlib import Path
@@ -12,12 +11,9 @@ from typing import Any
 import pytest
 
 from iamguard.cli import simulate, store_commands
-from iamguard.clock import FrozenClock
 from iamguard.directory import Directory
-from tests.cli.support import Outcome, run_main
+from tests.cli.support import TENANT, Cli, initialised_cli, one_error_line, run_main
 
-TENANT = "123456789012"
-KEY = base64.b64encode(bytes(range(32))).decode()
 V2012 = "2012-10-17"
 # IAM's policy character set includes U+0080..U+00FF, so C1 controls (U+009B is CSI on some terminals)
 # can be stored in policy values by anyone allowed to write policies.
@@ -27,33 +23,9 @@ C1_POLICY = {"Version": V2012, "Statement": [{
 TERMINAL_CONTROLS = ("\u0085", "\u009b", "\u00ad", "\u2028", "\u2029", "\u202e")
 
 
-class Cli:
-    def __init__(self, capsys: pytest.CaptureFixture[str], store: Path) -> None:
-        self.capsys = capsys
-        self.store = store
-        self.env = {"IAMGUARD_STORE": str(store), "IAMGUARD_DATA_KEY": KEY, "IAMGUARD_PEPPER": KEY}
-
-    def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Outcome:
-        return run_main(self.capsys, *args, stdin=stdin, env={**self.env, **(env or {})}, clock=FrozenClock())
-
-    def ok(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Outcome:
-        outcome = self(*args, stdin=stdin, env=env)
-        assert outcome.code == 0, outcome.err
-        return outcome
-
-
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
-    tool = Cli(capsys, tmp_path / "iamguard.db")
-    tool.ok("init", "--tenant-id", TENANT)
-    return tool
-
-
-def _one_error_line(outcome: Outcome) -> str:
-    assert outcome.code == 2 and outcome.out == "", outcome
-    assert outcome.err.startswith("iamguard: error: ") and outcome.err.count("\n") == 1, outcome.err
-    assert "unexpected" not in outcome.err and "Traceback" not in outcome.err
-    return outcome.err
+    return initialised_cli(capsys, tmp_path)
 
 
 # --- init: the "already initialised" check and the tenant it creates are one transaction ------------
@@ -157,7 +129,7 @@ def test_assume_role_session_policy_that_is_not_utf8_is_a_clear_error(cli: Cli, 
     env = {"IAMGUARD_ACCESS_KEY_ID": key["AccessKeyId"], "IAMGUARD_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
     outcome = cli("sts", "assume-role", "--role-arn", f"arn:aws:iam::{TENANT}:role/worker", "--role-session-name",
                   "s1", "--policy", f"file://{latin1}", env=env)
-    error = _one_error_line(outcome)
+    error = one_error_line(outcome)
     assert "--policy" in error and "not UTF-8" in error
 
 
@@ -192,7 +164,7 @@ def test_simulate_with_one_key_spelled_two_ways_decides_instead_of_failing(
     (("iam", "update-login-profile", "--user-name", "alice", "--set-password=Hunter2-secret"), "takes no value"),
 ])
 def test_usage_errors_never_echo_an_option_value(cli: Cli, args: tuple[str, ...], reason: str) -> None:
-    error = _one_error_line(cli(*args))
+    error = one_error_line(cli(*args))
     assert reason in error and "Hunter2" not in error and "secret" not in error
 
 

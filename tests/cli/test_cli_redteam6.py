@@ -4,48 +4,20 @@ for exports that are not what `export` writes."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from iamguard.clock import FrozenClock
-from tests.cli.support import Outcome, run_main
-
-TENANT = "123456789012"
-KEY = base64.b64encode(bytes(range(32))).decode()
-
-
-class Cli:
-    def __init__(self, capsys: pytest.CaptureFixture[str], store: Path) -> None:
-        self.capsys = capsys
-        self.store = store
-        self.env = {"IAMGUARD_STORE": str(store), "IAMGUARD_DATA_KEY": KEY, "IAMGUARD_PEPPER": KEY}
-
-    def __call__(self, *args: str, stdin: str | None = None) -> Outcome:
-        return run_main(self.capsys, *args, stdin=stdin, env=self.env, clock=FrozenClock())
-
-    def ok(self, *args: str, stdin: str | None = None) -> Outcome:
-        outcome = self(*args, stdin=stdin)
-        assert outcome.code == 0, outcome.err
-        return outcome
+from tests.cli.support import Cli, initialised_cli, one_error_line
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
-    tool = Cli(capsys, tmp_path / "iamguard.db")
-    tool.ok("init", "--tenant-id", TENANT)
+    tool = initialised_cli(capsys, tmp_path)
     tool.ok("iam", "create-user", "--user-name", "eve")
     return tool
-
-
-def _one_error_line(outcome: Outcome) -> str:
-    assert outcome.code == 2 and outcome.out == "", outcome
-    assert outcome.err.startswith("iamguard: error: ") and outcome.err.count("\n") == 1, outcome.err
-    assert "unexpected" not in outcome.err and "Traceback" not in outcome.err
-    return outcome.err
 
 
 def _credential_rows(store: Path, table: str) -> int:
@@ -73,7 +45,7 @@ def test_delete_user_is_refused_while_the_user_has_credentials(cli: Cli, command
                                                                stdin: str | None, table: str) -> None:
     cli.ok(*command, stdin=stdin)
     rows = _credential_rows(cli.store, table)
-    error = _one_error_line(cli("iam", "delete-user", "--user-name", "eve"))
+    error = one_error_line(cli("iam", "delete-user", "--user-name", "eve"))
     assert "DeleteConflict" in error
     assert "eve" in cli.ok("iam", "get-user", "--user-name", "eve").out
     assert _credential_rows(cli.store, table) == rows
@@ -81,4 +53,4 @@ def test_delete_user_is_refused_while_the_user_has_credentials(cli: Cli, command
 
 def test_delete_user_without_credentials_still_succeeds(cli: Cli) -> None:
     assert cli.ok("iam", "delete-user", "--user-name", "eve").out == "deleted user eve\n"
-    assert "NoSuchEntity" in _one_error_line(cli("iam", "get-user", "--user-name", "eve"))
+    assert "NoSuchEntity" in one_error_line(cli("iam", "get-user", "--user-name", "eve"))

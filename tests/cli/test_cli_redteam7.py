@@ -5,7 +5,6 @@ a tag key given twice, `init --tenant`)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from pathlib import Path
@@ -15,46 +14,18 @@ import pytest
 from iamguard.cli.context import CliContext
 from iamguard.cli.iam_commands import parse_tags
 from iamguard.cli.sources import InputReader
-from iamguard.clock import FrozenClock
 from iamguard.credentials import Credentials
 from iamguard.credentials.errors import AuthenticationFailed
 from iamguard.directory import Directory
 from iamguard.store.sqlite import SQLiteStore
-from tests.cli.support import Outcome, run_main
+from tests.cli.support import KEY, RAW_KEY, TENANT, Cli, initialised_cli, one_error_line, run_main
 
-TENANT = "123456789012"
-RAW_KEY = bytes(range(32))
-KEY = base64.b64encode(RAW_KEY).decode()
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-
-
-class Cli:
-    def __init__(self, capsys: pytest.CaptureFixture[str], store: Path) -> None:
-        self.capsys = capsys
-        self.store = store
-        self.env = {"IAMGUARD_STORE": str(store), "IAMGUARD_DATA_KEY": KEY, "IAMGUARD_PEPPER": KEY}
-
-    def __call__(self, *args: str, stdin: str | None = None) -> Outcome:
-        return run_main(self.capsys, *args, stdin=stdin, env=self.env, clock=FrozenClock())
-
-    def ok(self, *args: str, stdin: str | None = None) -> Outcome:
-        outcome = self(*args, stdin=stdin)
-        assert outcome.code == 0, outcome.err
-        return outcome
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
-    tool = Cli(capsys, tmp_path / "iamguard.db")
-    tool.ok("init", "--tenant-id", TENANT)
-    return tool
-
-
-def _one_error_line(outcome: Outcome) -> str:
-    assert outcome.code == 2 and outcome.out == "", outcome
-    assert outcome.err.startswith("iamguard: error: ") and outcome.err.count("\n") == 1, outcome.err
-    assert "unexpected" not in outcome.err and "Traceback" not in outcome.err
-    return outcome.err
+    return initialised_cli(capsys, tmp_path)
 
 
 # --- a secret on standard input ends at LF (or CRLF) only --------------------------------------------
@@ -95,10 +66,10 @@ def test_a_password_with_a_unicode_line_separator_is_stored_whole(cli: Cli, sepa
 
 def test_a_password_with_a_form_feed_is_refused_not_truncated(cli: Cli) -> None:
     cli.ok("iam", "create-user", "--user-name", "alice")
-    error = _one_error_line(cli("iam", "create-login-profile", "--user-name", "alice",
+    error = one_error_line(cli("iam", "create-login-profile", "--user-name", "alice",
                                 stdin="Correct-Horse\x0cBattery-9\n"))
     assert "PasswordPolicyViolation" in error and "control characters" in error
-    assert "NoSuchEntity" in _one_error_line(cli("iam", "get-login-profile", "--user-name", "alice"))
+    assert "NoSuchEntity" in one_error_line(cli("iam", "get-login-profile", "--user-name", "alice"))
 
 
 # --- the environment (secrets included) is not in the context's repr ---------------------------------
@@ -161,7 +132,7 @@ def test_import_refuses_an_export_that_repeats_a_member(cli: Cli, tmp_path: Path
     exported = cli.ok("export").out
     assert original in exported
     copy = tmp_path / "copy.db"
-    error = _one_error_line(cli("import", "-", "--store", str(copy), stdin=exported.replace(original, doubled, 1)))
+    error = one_error_line(cli("import", "-", "--store", str(copy), stdin=exported.replace(original, doubled, 1)))
     assert "InvalidInput" in error and "appears twice" in error
     # Nothing written: the store this import created is gone again, with SQLite's side files.
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("copy")) == []
@@ -209,9 +180,9 @@ def test_parse_tags_refuses_a_repeated_key(values: list[str]) -> None:
 
 
 def test_create_user_with_a_repeated_tag_key_changes_nothing(cli: Cli) -> None:
-    error = _one_error_line(cli("iam", "create-user", "--user-name", "bob", "--tags", "team=eng", "team=admin"))
+    error = one_error_line(cli("iam", "create-user", "--user-name", "bob", "--tags", "team=eng", "team=admin"))
     assert "given twice" in error
-    assert "NoSuchEntity" in _one_error_line(cli("iam", "get-user", "--user-name", "bob"))
+    assert "NoSuchEntity" in one_error_line(cli("iam", "get-user", "--user-name", "bob"))
     assert parse_tags(["team=eng", "Key=env,Value=prod"]) == {"team": "eng", "env": "prod"}
 
 
@@ -220,5 +191,5 @@ def test_create_user_with_a_repeated_tag_key_changes_nothing(cli: Cli) -> None:
 def test_init_refuses_tenant_instead_of_ignoring_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     store = tmp_path / "iamguard.db"
     outcome = run_main(capsys, "init", "--tenant", TENANT, env={"IAMGUARD_STORE": str(store)})
-    assert "--tenant-id" in _one_error_line(outcome)
+    assert "--tenant-id" in one_error_line(outcome)
     assert not store.exists()

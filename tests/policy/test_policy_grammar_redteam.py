@@ -10,16 +10,12 @@ import pytest
 
 import iamguard
 from iamguard import PolicyError
+from tests.policy.support import V2012, statement
 
-V2012 = "2012-10-17"
 ACCOUNT = "123456789012"
 ORDER = "arn:aws:orders:::order/1"
 
 
-def statement(**elements: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"Effect": "Deny", "Action": "orders:GetOrder", "Resource": "*"}
-    out.update(elements)
-    return out
 
 
 def refused(source: Any, kind: str = "identity") -> list[tuple[str, str, str]]:

@@ -15,16 +15,12 @@ from iamguard.clock import FrozenClock
 from iamguard.directory import Directory
 from iamguard.directory.errors import MalformedPolicyDocumentError
 from iamguard.store.memory import MemoryStore
+from tests.policy.support import V2012, statement
 
-V2012 = "2012-10-17"
 ALICE = "arn:aws:iam::123456789012:user/alice"
 ORDER = "arn:aws:orders:us-east-1:123456789012:order/1"
 
 
-def statement(**elements: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"Effect": "Deny", "Action": "orders:GetOrder", "Resource": "*"}
-    out.update(elements)
-    return out
 
 
 def doc(*statements: dict[str, Any]) -> dict[str, Any]:

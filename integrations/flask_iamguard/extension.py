@@ -108,6 +108,25 @@ def _same_params(iam: IamContext, params: dict[str, Any]) -> bool:
                                      for name, value in params.items() if value is not None}
 
 
+def _overridden_method(guard: Guard | None) -> Response | None:
+    """A 400 when `request.method` is no longer the method the client sent. The guard decided on
+    the method sent, before any other `before_request` hook ran; a later hook that rewrites it (from
+    a `_method` form field) would have a MethodView run the handler of a method never authorized
+    (spec MAP-13), so it is refused as django_iamguard refuses it."""
+    sent = sent_method(request)
+    if request.method == sent:
+        return None
+    try:
+        if guard is None:
+            raise RuntimeError("no Guard configured to refuse a rewritten method")
+        verdict = guard.refuse(WebRequest(method=sent, path=request.path),
+                               Rejection(400, codes.MALFORMED_REQUEST, "method overrides are not accepted"))
+        assert verdict.response is not None
+        return flask_response(verdict.response)
+    except Exception as exc:  # never an allow
+        return _internal_failure(guard, exc)
+
+
 def _internal_failure(guard: Guard | None, exc: BaseException) -> Response:
     """iamguard's own adapter code failed (not the guard, which never raises): deny with 503 and
     leave an audit record when the guard can still write one (spec FAIL-03)."""
@@ -267,7 +286,14 @@ class IamGuard:
             return guard.refuse(web_request(current, app, routed=False),
                                 Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping"))
         if current.url_rule is not None:
-            return guard.check_sync(web_request(current, app, cache=state.routes))
+            described = web_request(current, app, cache=state.routes)
+            if described.method == "OPTIONS":
+                # The guard answers OPTIONS itself: its Allow lists every rule at this URL, as
+                # Flask's own OPTIONS answer does, not the one rule that matched (several rules
+                # may share a path, one per method). Only the header reads this second match.
+                methods = app.create_url_adapter(current).allowed_methods()  # type: ignore[union-attr]
+                described = described.replaced(allow=", ".join(sorted(methods)))
+            return guard.check_sync(described)
         described = web_request(current, app, routed=False)
         failure = current.routing_exception
         if isinstance(failure, MethodNotAllowed) and failure.valid_methods:
@@ -329,9 +355,12 @@ class IamGuard:
         extension = self
 
         def authorize(enforced: Callable[..., Any], kwargs: dict[str, Any]) -> Response | None:
+            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+            overridden = _overridden_method(extension.guard_for(app))
+            if overridden is not None:
+                return overridden
             existing = _decided()
             if existing is None:  # the hook did not run for this app: decide here
-                app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
                 denied = extension._decide_without_hook(app, "view", rules_of(enforced))
                 if denied is not None:
                     return denied

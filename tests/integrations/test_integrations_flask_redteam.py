@@ -5,6 +5,7 @@ django_iamguard does (CACHE-01)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,13 +16,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from iamguard.asgi import Iam
 from iamguard.web import public
 from tests.integrations.apps import flask_app
 from tests.integrations.support import ORDER, READER, Calls, stub_guard
 from tests.web.stubs import ALICE
+
+with warnings.catch_warnings():  # starlette's notice about its httpx-based test client
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 # ---- CACHE-05: `g` outlives a request while an app context is pushed --------------------------
 

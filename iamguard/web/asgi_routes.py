@@ -257,7 +257,25 @@ def _descend(route: Any, scope: dict[str, Any], child: dict[str, Any], prefix: s
 
 def _methods_of(route: Any) -> frozenset[str] | None:
     methods = getattr(route, "methods", None)
-    return frozenset(methods) if methods else None
+    if methods:
+        return frozenset(methods)
+    # An HTTP route without a method list (a class endpoint): the methods its class answers.
+    return _class_methods(getattr(route, "endpoint", None)) if hasattr(route, "methods") else None
+
+
+def _class_methods(endpoint: Any) -> frozenset[str] | None:
+    """The methods a class endpoint (starlette's HTTPEndpoint) answers, as it dispatches them: a
+    handler named after the method in lower case, and HEAD with `get`. Starlette leaves such a
+    route's `methods` unset and the class answers every other method 405 itself: without this, a
+    405 or a preflight from the guard had no `Allow` (RFC 9110 15.5.6), and the route listing
+    flagged every method the class does not define as unmapped (Django and Flask list only the
+    handlers a class defines). None when `endpoint` is not a class or defines no handler."""
+    if not isinstance(endpoint, type):
+        return None
+    names = {method for method in DEFAULT_METHODS if callable(getattr(endpoint, method.lower(), None))}
+    if "GET" in names:
+        names.add("HEAD")
+    return frozenset(names) or None
 
 
 def _included(route: Any, scope: dict[str, Any], prefix: str, method: str) -> RouteMatch | NoRoute:
@@ -468,6 +486,6 @@ def _route_entries(route: Any, prefix: str, params: frozenset[str], context: Any
     if not hasattr(route, "methods"):  # a WebSocket route
         yield RouteEntry(WEBSOCKET, template, name, own, declared_rules(endpoint, WEBSOCKET, dependant), host)
         return
-    methods = getattr(source, "methods", None) or getattr(route, "methods", None)
+    methods = getattr(source, "methods", None) or getattr(route, "methods", None) or _class_methods(endpoint)
     for method in sorted(methods or DEFAULT_METHODS):
         yield RouteEntry(method, template, name, own, declared_rules(endpoint, method, dependant), host)

@@ -83,6 +83,10 @@ def _segments(tokens: Iterable[Token | str]) -> list[Segment]:
     current: list[str | int] = []
     for token in tokens:
         if token is STAR:
+            if segments and not current:
+                # Two stars with nothing between (a variable resolved to "" between `*`s) are
+                # one star: an empty middle segment has nothing to find.
+                continue
             segments.append(tuple(current))
             current = []
         elif isinstance(token, str):

@@ -4,16 +4,20 @@ It reads raw policy dicts, loops over every statement of every policy for every 
 regular expression per comparison, and caches nothing. It covers what the differential test
 generates: Action/NotAction, Resource/NotResource with `${key}` variables, Principal/NotPrincipal
 in a same- or cross-tenant resource policy, boundaries, session policies, and the String*,
-Numeric*, Bool, IpAddress, Null operators with IfExists and set qualifiers. It assumes valid
+Numeric*, Date*, Bool, BinaryEquals, IpAddress, Arn*, Null operators with IfExists and set
+qualifiers. It assumes valid
 documents (the real parser is tested separately) and is written from the IAM documentation, not
 from the engine.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -39,10 +43,10 @@ def _lookup(body: str, variables: Mapping[str, str | None]) -> str | None:
     if body in ("*", "?", "$"):
         return body
     name, _, default = body.partition(",")
-    value = variables.get(name.strip().lower())
-    if value is None and default:
-        value = default.strip().strip("'")
-    return value
+    key = name.strip().lower()
+    if key not in variables:  # the default stands in for a missing key only (iamguard's reading)
+        return default.strip().strip("'") if default else None
+    return variables[key]  # None: present without one usable value
 
 
 def _pieces(pattern: str, variables: Mapping[str, str | None] | None) -> list[tuple[bool, str]] | None:
@@ -99,12 +103,15 @@ def _context(request_context: Mapping[str, Any]) -> dict[str, list[Any]]:
 
 
 def _variables(context: Mapping[str, list[Any]]) -> dict[str, str | None]:
-    return {key: _text(values[0]) if len(values) == 1 else None for key, values in context.items()}
+    return {key: _text(values[0]) if len(values) == 1 and not isinstance(values[0], bytes) else None
+            for key, values in context.items()}
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, bytes):
+        raise Unevaluable("bytes have no text form")
     return str(value)
 
 
@@ -124,15 +131,66 @@ def _boolean(value: Any) -> bool:
 
 def _address(value: Any) -> Any:
     try:
-        return ipaddress.ip_address(_text(value))
+        address = ipaddress.ip_address(_text(value))
     except ValueError:
         raise Unevaluable(value) from None
+    # iamguard reads an IPv4-mapped IPv6 address as the IPv4 address it carries (documented in
+    # iamguard.policy.values): a dual-stack socket reports IPv4 clients that way.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
+
+
+def _network(value: Any) -> Any:
+    network = ipaddress.ip_network(value, strict=False)
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is not None and network.prefixlen >= 96:
+        return ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return network
+
+
+_EPOCH_SECONDS = re.compile(r"-?[0-9]+")
+_EPOCH_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _date(value: Any) -> datetime:
+    """An instant: epoch seconds (number or digits), or ISO 8601 with a zone, or a bare date
+    (midnight UTC)."""
+    if isinstance(value, bool):
+        raise Unevaluable(value)
+    if isinstance(value, (int, float)):
+        return _EPOCH_START + timedelta(seconds=value)
+    text = _text(value)
+    if _EPOCH_SECONDS.fullmatch(text):
+        return _EPOCH_START + timedelta(seconds=int(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unevaluable(text) from None
+    if moment.tzinfo is None:
+        if "T" in text:
+            raise Unevaluable(text)  # a time without a zone names no instant
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _binary(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise Unevaluable(value)  # binary data arrives as bytes or base64 text, nothing else
+    try:
+        return base64.b64decode(_text(value).encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise Unevaluable(value) from None
+
+
+_NEGATED = ("StringNot", "NumericNot", "DateNot", "NotIp", "ArnNot")
 
 
 def _one_value_matches(base: str, request_value: Any, policy_values: Sequence[Any],
                        variables: Mapping[str, str | None] | None) -> bool:
     """Does one request value satisfy the positive form of `base` for any policy value?"""
-    positive = base.replace("Not", "", 1) if base.startswith(("StringNot", "NumericNot", "NotIp")) else base
+    positive = base.replace("Not", "", 1) if base.startswith(_NEGATED) else base
     for policy_value in policy_values:
         if positive.startswith("String"):
             text = _text(request_value)
@@ -153,13 +211,29 @@ def _one_value_matches(base: str, request_value: Any, policy_values: Sequence[An
             if {"Equals": left == right, "LessThan": left < right, "LessThanEquals": left <= right,
                     "GreaterThan": left > right, "GreaterThanEquals": left >= right}[compare]:
                 return True
+        elif positive.startswith("Date"):
+            left, right = _date(request_value), _date(policy_value)
+            compare = positive[len("Date"):]
+            if {"Equals": left == right, "LessThan": left < right, "LessThanEquals": left <= right,
+                    "GreaterThan": left > right, "GreaterThanEquals": left >= right}[compare]:
+                return True
         elif positive == "Bool":
-            if _boolean(request_value) == _boolean(policy_value):
+            expected_text = _substitute(_text(policy_value), variables)
+            if expected_text is None or expected_text.lower() not in ("true", "false"):
+                continue  # a variable with no (boolean) value matches nothing
+            if _boolean(request_value) == _boolean(expected_text):
+                return True
+        elif positive == "BinaryEquals":
+            if _binary(request_value) == _binary(policy_value):
                 return True
         elif positive == "IpAddress":
             address = _address(request_value)
-            network = ipaddress.ip_network(policy_value, strict=False)
+            network = _network(policy_value)
             if address.version == network.version and address in network:
+                return True
+        elif positive in ("ArnEquals", "ArnLike"):
+            # Both take wildcards; a request value that is not an ARN matches no ARN pattern.
+            if _arn_matches(_text(policy_value), _text(request_value), variables):
                 return True
         else:  # pragma: no cover - the generators stay within the families above
             raise AssertionError(f"reference evaluator does not know {base}")
@@ -175,7 +249,7 @@ def _condition_holds(operator: str, key: str, policy_values: Any, context: Mappi
     expected = _as_list(policy_values)
     if base == "Null":
         return (values is None) in {_boolean(value) for value in expected}
-    negated = base.startswith(("StringNot", "NumericNot", "NotIp"))
+    negated = base.startswith(_NEGATED)
     if values is None:
         if if_exists or qualifier == "ForAllValues":
             return True
@@ -204,10 +278,31 @@ def _action_matches(statement: Mapping[str, Any], action: str) -> bool:
     return hit != ("NotAction" in statement)
 
 
+def _split_pattern(pattern: str, variables_on: bool) -> list[str]:
+    """A pattern's six parts, cut at its own colons: never at one inside `${...}`."""
+    parts: list[str] = []
+    current = ""
+    index = 0
+    while index < len(pattern):
+        if variables_on and pattern.startswith("${", index):
+            end = pattern.index("}", index)
+            current += pattern[index:end + 1]
+            index = end + 1
+            continue
+        char = pattern[index]
+        if char == ":" and len(parts) < 5:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        index += 1
+    return [*parts, current]
+
+
 def _arn_matches(pattern: str, resource: str, variables: Mapping[str, str | None] | None) -> bool:
     if pattern == "*":
         return True
-    wanted, actual = pattern.split(":", 5), resource.split(":", 5)
+    wanted, actual = _split_pattern(pattern, variables is not None), resource.split(":", 5)
     if len(wanted) != 6 or len(actual) != 6 or actual[0] != "arn":
         return False
     return all(_glob(w, a, variables) for w, a in zip(wanted, actual, strict=True))
@@ -233,6 +328,18 @@ def _role_of_session(principal: str) -> str | None:
     return None
 
 
+def _names_role_of(name: str, principal: str) -> bool:
+    """Is `name` the ARN of the role whose session `principal` is? A role ARN may carry a path
+    (`role/team/app`); a session ARN names the role by its name alone."""
+    role = _role_of_session(principal)
+    if role is None:
+        return False
+    parts = name.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return False
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].rsplit('/', 1)[-1]}" == role
+
+
 def _how_named(element: Any, principal: str) -> str | None:
     """How a Principal element names the caller: everyone/user/session/role/account, or None."""
     if element == "*":
@@ -247,7 +354,7 @@ def _how_named(element: Any, principal: str) -> str | None:
                 found.append("everyone")
             elif name == principal:
                 found.append("session" if _role_of_session(principal) else "user")
-            elif name == _role_of_session(principal):
+            elif _names_role_of(name, principal):
                 found.append("role")
             elif name in (_account_of(principal), f"arn:aws:iam::{_account_of(principal)}:root"):
                 found.append("account")
@@ -265,10 +372,9 @@ def _exempt_by_not_principal(element: Any, principal: str) -> bool:
     listed = {name for names in element.values() for name in _as_list(names)}
     account = _account_of(principal)
     chain = [principal, account if account in listed else f"arn:aws:iam::{account}:root"]
-    role = _role_of_session(principal)
-    if role is not None:
-        chain.append(role)
-    return all(link in listed for link in chain)
+    if not all(link in listed for link in chain):
+        return False
+    return _role_of_session(principal) is None or any(_names_role_of(name, principal) for name in listed)
 
 
 class Request:

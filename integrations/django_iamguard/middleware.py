@@ -133,31 +133,30 @@ class IamGuardMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                      ) -> HttpResponse | None:
-        overridden = overridden_method(request)  # before a recall too: the memo key holds the sent method
-        if overridden is not None:
-            return overridden
-        recalled = _recalled(request)
-        if recalled is not None:
-            return _given(request, recalled)
-        described = self._described(request)
-        if isinstance(described, HttpResponse):
-            return described
-        guard, web = described
+        ready = self._before_deciding(request)
+        if not isinstance(ready, tuple):
+            return ready
+        guard, web = ready
         return answer(request, _remembered(request, guard.check_sync(web)))
 
     async def _process_view_async(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
                                   ) -> HttpResponse | None:
+        ready = self._before_deciding(request)
+        if not isinstance(ready, tuple):
+            return ready
+        guard, web = ready
+        return answer(request, _remembered(request, await guard.check(web)))
+
+    def _before_deciding(self, request: HttpRequest) -> HttpResponse | tuple[Guard, WebRequest] | None:
+        """What `process_view` answers without a decision (a refused method override; a remembered
+        allow, None: run the view, or its refusal), else the guard and the request to decide."""
         overridden = overridden_method(request)  # before a recall too: the memo key holds the sent method
         if overridden is not None:
             return overridden
         recalled = _recalled(request)
         if recalled is not None:
             return _given(request, recalled)
-        described = self._described(request)
-        if isinstance(described, HttpResponse):
-            return described
-        guard, web = described
-        return answer(request, _remembered(request, await guard.check(web)))
+        return self._described(request)
 
 
 def _environ_as_screened(request: HttpRequest) -> dict[str, Any] | None:

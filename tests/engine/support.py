@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hypothesis import strategies as st
+
 import iamguard
 from iamguard import Decision, Effect, Request
 
@@ -115,3 +117,23 @@ def condition_holds(condition: Mapping[str, Any], context: Mapping[str, Any], *,
     denied = effect_of(allow(), deny(condition=condition), version=version, context=context)
     assert (allowed is ALLOW) == (denied is EXPLICIT), (allowed, denied)
     return allowed is ALLOW
+
+
+# In a table of context choices (key -> the values a generated request may carry): the key is left
+# out of the request context.
+ABSENT = None
+
+
+def contexts_from(choices: Mapping[str, Sequence[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """Request contexts drawing one of `choices[key]` for every key (ABSENT: no such key)."""
+
+    @st.composite
+    def contexts(draw: st.DrawFn) -> dict[str, Any]:
+        context: dict[str, Any] = {}
+        for key, values in choices.items():
+            value = draw(st.sampled_from(values))
+            if value is not ABSENT:
+                context[key] = value
+        return context
+
+    return contexts()

@@ -31,6 +31,7 @@ from iamguard.engine.wildcard import compile_tokens
 from iamguard.policy.template import STAR
 from tests.engine import reference
 from tests.engine.support import (
+    ABSENT,
     ACCOUNT,
     ALICE,
     OTHER_ACCOUNT,
@@ -38,6 +39,7 @@ from tests.engine.support import (
     ROLE,
     SESSION,
     STRANGER,
+    contexts_from,
 )
 
 # Deterministic (derandomize) and small enough for the file to run in well under 20 s.
@@ -114,7 +116,6 @@ KEYS: dict[str, list[str]] = {
 }
 ALL_KEYS = sorted({key for keys in KEYS.values() for key in keys})
 
-ABSENT = None
 CONTEXT_CHOICES: dict[str, list[Any]] = {
     "app:s": [ABSENT, "docs/1", "DOCS/1", "alice", "abc", "", "*", 7, True],
     "app:tags": [ABSENT, [], ["docs/1"], ["alice", "bob"], "alice", ["10", "3"], [5]],
@@ -190,14 +191,8 @@ def documents(draw: st.DrawFn, *, resource_policy: bool = False) -> dict[str, An
     return document
 
 
-@st.composite
-def contexts(draw: st.DrawFn) -> dict[str, Any]:
-    context: dict[str, Any] = {}
-    for key, choices in CONTEXT_CHOICES.items():
-        value = draw(st.sampled_from(choices))
-        if value is not ABSENT:
-            context[key] = value
-    return context
+def contexts() -> st.SearchStrategy[dict[str, Any]]:
+    return contexts_from(CONTEXT_CHOICES)
 
 
 @st.composite

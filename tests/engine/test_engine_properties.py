@@ -17,6 +17,7 @@ from iamguard.engine.wildcard import compile_tokens
 from iamguard.policy.template import tokenize
 from tests.engine import reference
 from tests.engine.support import (
+    ABSENT,
     ACCOUNT,
     ALICE,
     BOB,
@@ -27,6 +28,7 @@ from tests.engine.support import (
     SERVICE,
     SESSION,
     STRANGER,
+    contexts_from,
 )
 
 DIFFERENTIAL = settings(max_examples=150, deadline=None, database=None,
@@ -104,7 +106,6 @@ NOT_PRINCIPALS = [
 ]
 REQUEST_PRINCIPALS = [ALICE, BOB, SESSION, OTHER_SESSION, OTHER_ROLE_SESSION, STRANGER]
 
-ABSENT = None
 CONTEXT_CHOICES: dict[str, list[Any]] = {
     "aws:PrincipalTag/team": [ABSENT, "blue", "red", "BLUE"],
     "aws:username": [ABSENT, "alice", "*", "bob"],
@@ -172,14 +173,8 @@ def documents(draw: st.DrawFn, *, resource_policy: bool = False, max_statements:
     return document
 
 
-@st.composite
-def contexts(draw: st.DrawFn) -> dict[str, Any]:
-    context: dict[str, Any] = {}
-    for key, choices in CONTEXT_CHOICES.items():
-        value = draw(st.sampled_from(choices))
-        if value is not ABSENT:
-            context[key] = value
-    return context
+def contexts() -> st.SearchStrategy[dict[str, Any]]:
+    return contexts_from(CONTEXT_CHOICES)
 
 
 @st.composite

@@ -534,12 +534,14 @@ def auth_routes(credentials: Any, *, prefix: str = "", source_limit: SourceLimit
     guard's `trusted_proxies` so the per-source limit counts the same client address."""
     handlers = AuthEndpoints(credentials, source_limit=source_limit, trusted_proxies=trusted_proxies)
 
-    def endpoint(handler: Callable[..., WebResponse]) -> Callable[..., Any]:
+    def endpoint(handler: Callable[..., WebResponse], name: str) -> Callable[..., Any]:
         async def run(request: Request) -> Response:
             body = await _bounded_body(request, MAX_BODY)
-            if body is None:
-                return _starlette_response(json_response(413, {"error": "PayloadTooLarge"}))
             peer = request.scope.get("client")
+            if body is None:
+                return _starlette_response(handlers.too_large(
+                    _headers(request.scope), peer[0] if peer else None, scheme=request.scope.get("scheme", "http"),
+                    endpoint=name))
             answer = await run_in_threadpool(handler, _headers(request.scope), body, peer[0] if peer else None,
                                              scheme=request.scope.get("scheme", "http"))
             return _starlette_response(answer)
@@ -549,9 +551,10 @@ def auth_routes(credentials: Any, *, prefix: str = "", source_limit: SourceLimit
         return run
 
     return [
-        Route(f"{prefix}/token", endpoint(handlers.token), methods=["POST"], name="iamguard_token"),
-        Route(f"{prefix}/assume-role", endpoint(handlers.assume_role), methods=["POST"], name="iamguard_assume_role"),
-        Route(f"{prefix}/step-up", endpoint(handlers.step_up), methods=["POST"], name="iamguard_step_up"),
+        Route(f"{prefix}/token", endpoint(handlers.token, "token"), methods=["POST"], name="iamguard_token"),
+        Route(f"{prefix}/assume-role", endpoint(handlers.assume_role, "assume-role"), methods=["POST"],
+              name="iamguard_assume_role"),
+        Route(f"{prefix}/step-up", endpoint(handlers.step_up, "step-up"), methods=["POST"], name="iamguard_step_up"),
     ]
 
 

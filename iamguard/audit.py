@@ -59,6 +59,7 @@ AUDIT_UNAVAILABLE = "audit_unavailable"
 TIMEOUT = "timeout"
 INTERNAL_ERROR = "internal_error"
 PREFLIGHT = "preflight"
+THROTTLED = "throttled"  # the token endpoints' per-source limit (spec KEY-03)
 
 
 @dataclass(frozen=True)

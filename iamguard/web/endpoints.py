@@ -27,6 +27,16 @@ session (signed tokens cannot be guessed, and an expired one is a client bug, no
 expired but correct password, authorization refusals (`AccessDenied`) and store outages.
 `source_limit=None` turns the limit off.
 
+Audit (spec LOG-02): every refusal an endpoint makes itself leaves one Deny record on the
+credentials' `auditor` (`Credentials(..., audit=...)`: share the guard's Auditor to keep one
+trail): a throttled address (`throttled`), a malformed body or forwarding header
+(`malformed_request`), a body over 16 KiB (`malformed_request`, status 413), a missing, ambiguous
+or refused Bearer session (`missing_credentials`, `invalid_request`, `invalid_token`) and a
+failure to answer (503). Refused credentials are recorded by the credentials layer itself
+(`access_key_rejected`, `login_failed`, `mfa_code_rejected`, ...), so they are not recorded twice.
+Records carry the endpoint's name in `extra.endpoint`, the client address and user agent, never
+the body.
+
 Refused credentials: `/token` reads its credentials from the body, not from an HTTP
 authentication scheme, so no `WWW-Authenticate` challenge could name a remedy there. A refused
 access key, password (unknown user and wrong password alike: one error, KEY-02) or expired
@@ -41,6 +51,7 @@ in an answer or a log line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -48,10 +59,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from iamguard import audit as codes
+from iamguard.audit import Auditor, AuditRecord
 from iamguard.errors import IamGuardError
 from iamguard.policy.jsondoc import DuplicateMemberError, unique_members
 from iamguard.store.database import StoreError
 from iamguard.web import responses
+from iamguard.web.guard import new_request_id
 from iamguard.web.network import ForwardedHeaderError, TrustedProxies, connection_keys
 from iamguard.web.request import group_headers
 from iamguard.web.responses import WebResponse, json_response
@@ -148,6 +161,22 @@ def _source_throttled(retry_after: int) -> WebResponse:
                          (("retry-after", str(retry_after)),))
 
 
+def _failure_reason(exc: Exception, answer: WebResponse) -> str | None:
+    """The audit reason of a failed call that the credentials layer did not record itself (None:
+    it did, as for every refused key, password, code or role assumption)."""
+    if isinstance(exc, _BadBody):
+        return codes.MALFORMED_REQUEST
+    if isinstance(exc, StoreError):
+        return codes.STORE_UNAVAILABLE
+    if isinstance(exc, TimeoutError):
+        return codes.TIMEOUT
+    if not isinstance(exc, IamGuardError) or answer.status >= 500:
+        return codes.INTERNAL_ERROR
+    if answer.status == 401 and getattr(exc, "reason", None) is not None:  # a refused Bearer session
+        return codes.INVALID_TOKEN
+    return None
+
+
 def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
     """The answer to a failed call. `bearer`: the endpoint authenticates the caller with a
     Bearer session (so a 401 can carry a Bearer challenge); otherwise the credentials came in
@@ -225,39 +254,78 @@ class AuthEndpoints:
             raise _TokenProblem(401, missing=True)
         return self.credentials.authenticate(credential.token)
 
+    def too_large(self, headers: Sequence[tuple[str, str]], client: str | None = None, *, scheme: str = "http",
+                  endpoint: str | None = None) -> WebResponse:
+        """The 413 an adapter sends for a body over `MAX_BODY`, audited as the endpoints' other refusals."""
+        answer = json_response(413, {"error": "PayloadTooLarge"})
+        try:
+            address = self._request_context(headers, client, scheme).get("aws:SourceIp")
+        except ForwardedHeaderError:
+            address = None
+        self._audit(endpoint, headers, address, answer, codes.MALFORMED_REQUEST, "the body is too large")
+        return answer
+
+    def _audit(self, endpoint: str | None, headers: Sequence[tuple[str, str]], address: str | None,
+               answer: WebResponse, reason: str, detail: str | None) -> None:
+        """One Deny record of a refusal the endpoint made itself (see the module docstring)."""
+        with contextlib.suppress(Exception):  # the refusal is the answer whether or not it is recorded
+            auditor = getattr(self.credentials, "auditor", None)
+            if not isinstance(auditor, Auditor):
+                return
+            auditor.emit(AuditRecord(
+                time=self.credentials.clock.now(), request_id=new_request_id(), effect="Deny", reason=reason,
+                status=answer.status, method="POST", source_ip=address,
+                user_agent=next((value for name, value in headers if name == "user-agent"), None),
+                detail=detail, extra={"component": "endpoints", "endpoint": endpoint},
+            ))
+
     def _run(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None, scheme: str, action: Any, *,
-             bearer: bool = True) -> WebResponse:
+             bearer: bool = True, endpoint: str | None = None) -> WebResponse:
         try:
             context = self._request_context(headers, client, scheme)
         except ForwardedHeaderError as exc:  # as the guard answers it (CTX-02): never a guess
-            return responses.bad_request(str(exc), codes.MALFORMED_REQUEST)
+            answer = responses.bad_request(str(exc), codes.MALFORMED_REQUEST)
+            self._audit(endpoint, headers, None, answer, codes.MALFORMED_REQUEST, str(exc))
+            return answer
+        address = context.get("aws:SourceIp")
         limiter = self.source_limiter
         source = ""
         if limiter is not None:
-            source = limiter.key(context.get("aws:SourceIp"))
+            source = limiter.key(address)
             wait = limiter.retry_after(source)
             if wait is not None:
-                return _source_throttled(wait)
+                answer = _source_throttled(wait)
+                self._audit(endpoint, headers, address, answer, codes.THROTTLED,
+                            "too many refused credentials from this address")
+                return answer
         try:
-            return self._attempt(headers, body, functools.partial(action, context=context), bearer=bearer)
+            answer, reason = self._attempt(headers, body, functools.partial(action, context=context), bearer=bearer)
+            detail = None
         except Exception as exc:
             if limiter is not None and _refused_credential(exc):
                 limiter.record_refusal(source)
-            return _failure(exc, bearer=bearer)
+            answer = _failure(exc, bearer=bearer)
+            reason = _failure_reason(exc, answer)
+            detail = str(exc) if isinstance(exc, _BadBody) else type(exc).__name__
+        if reason is not None:
+            self._audit(endpoint, headers, address, answer, reason, detail)
+        return answer
 
-    def _attempt(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any, *, bearer: bool) -> WebResponse:
-        """The answer to one call, or the credentials layer's exception for `_run` to count and answer."""
+    def _attempt(self, headers: Sequence[tuple[str, str]], body: bytes, action: Any, *, bearer: bool
+                 ) -> tuple[WebResponse, str | None]:
+        """The answer to one call with the reason to audit it under (None: nothing to record here),
+        or the credentials layer's exception for `_run` to count and answer."""
         content_type = next((value for name, value in headers if name == "content-type"), None)
         try:
             data = _read(content_type, body)
             issued = action(data)
-            return _issued(issued, self.credentials.clock.time())
+            return _issued(issued, self.credentials.clock.time()), None
         except _TokenProblem as problem:
             if problem.missing:
-                return responses.missing_credentials(None)
+                return responses.missing_credentials(None), codes.MISSING_CREDENTIALS
             if problem.status == 400:
-                return responses.invalid_request(None, "ambiguous credentials")
-            return responses.invalid_token(None)
+                return responses.invalid_request(None, "ambiguous credentials"), codes.INVALID_REQUEST
+            return responses.invalid_token(None), codes.INVALID_TOKEN
         # Every other failure propagates to `_run`, which answers it: never a crash or a token.
 
     def token(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
@@ -276,7 +344,7 @@ class AuthEndpoints:
                 given, mfa_code=_text(data, "mfa_code", required=False), duration=_duration(data),
                 recovery_code=_text(data, "recovery_code", required=False))
 
-        return self._run(headers, body, client, scheme, exchange, bearer=False)
+        return self._run(headers, body, client, scheme, exchange, bearer=False, endpoint="token")
 
     def assume_role(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
                     scheme: str = "http") -> WebResponse:
@@ -287,7 +355,7 @@ class AuthEndpoints:
                 duration=_duration(data), source_identity=_text(data, "source_identity", required=False),
                 mfa_code=_text(data, "mfa_code", required=False), request_context=context)
 
-        return self._run(headers, body, client, scheme, assume)
+        return self._run(headers, body, client, scheme, assume, endpoint="assume-role")
 
     def step_up(self, headers: Sequence[tuple[str, str]], body: bytes, client: str | None = None, *,
                 scheme: str = "http") -> WebResponse:
@@ -299,7 +367,7 @@ class AuthEndpoints:
                 raise _BadBody("send exactly one of mfa_code or recovery_code")
             return self.credentials.step_up(session, code, recovery_code=recovery)
 
-        return self._run(headers, body, client, scheme, step)
+        return self._run(headers, body, client, scheme, step, endpoint="step-up")
 
 
 class _TokenProblem(Exception):

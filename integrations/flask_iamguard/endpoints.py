@@ -17,7 +17,6 @@ from flask_iamguard.adapter import flask_response
 from iamguard.web import WebResponse, attach_rule, public
 from iamguard.web.endpoints import ALLOWED_METHODS, MAX_BODY, AuthEndpoints
 from iamguard.web.network import TrustedProxies
-from iamguard.web.responses import json_response
 from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 from iamguard.web.wsgi import environ_headers, peer_and_scheme
 
@@ -32,12 +31,13 @@ def _bounded_body(limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def _view(handler: Handler) -> Callable[[], Response]:
+def _view(handler: Handler, endpoints: AuthEndpoints, name: str) -> Callable[[], Response]:
     def run() -> Response:
         body = _bounded_body(MAX_BODY)
-        if body is None:
-            return flask_response(json_response(413, {"error": "PayloadTooLarge"}))
         peer, scheme = peer_and_scheme(request.environ)
+        if body is None:
+            return flask_response(endpoints.too_large(environ_headers(request.environ), peer, scheme=scheme,
+                                                      endpoint=name))
         return flask_response(handler(environ_headers(request.environ), body, peer, scheme=scheme))
 
     run.__name__ = handler.__name__
@@ -57,7 +57,7 @@ def auth_blueprint(credentials: Any, *, name: str = "iamguard_auth", url_prefix:
     for rule_path, endpoint, handler in (("/token", "token", handlers.token),
                                          ("/assume-role", "assume_role", handlers.assume_role),
                                          ("/step-up", "step_up", handlers.step_up)):
-        blueprint.add_url_rule(rule_path, endpoint, _view(handler), methods=[ALLOWED_METHODS],
+        blueprint.add_url_rule(rule_path, endpoint, _view(handler, handlers, rule_path[1:]), methods=[ALLOWED_METHODS],
                                provide_automatic_options=False)
     attach_rule(blueprint, public(methods="POST"))
     return blueprint

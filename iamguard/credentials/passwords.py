@@ -57,6 +57,10 @@ def policy_problems(password: object, policy: PasswordPolicy) -> list[str]:
         problems.append(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in password):
         problems.append("the password must not contain control characters")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in password):
+        # A lone surrogate cannot be encoded for hashing; refused here, the encoder's
+        # UnicodeEncodeError would carry the whole password in its `object` attribute.
+        problems.append("the password must be valid Unicode text (no lone surrogate code points)")
     if policy.require_symbols and not any(char in SYMBOLS for char in password):
         problems.append("the password must contain a symbol (one of " + "".join(sorted(SYMBOLS)) + ")")
     if policy.require_numbers and not any(char in string.digits for char in password):
@@ -176,7 +180,9 @@ class PasswordService:
             self._dummy.burn(text)
             ok = False
         else:
-            ok = isinstance(password, str) and verify_secret(text, profile.password_hash)
+            # The hash work is done whatever the type of `password`, so that a missing password (None
+            # from a form) costs the same for an existing user as for an unknown one (KEY-02).
+            ok = verify_secret(text, profile.password_hash) and isinstance(password, str)
         if not ok:
             self._events.emit("login_failed", outcome="failure", level=logging.WARNING, tenant_id=self._tenant,
                               user_id=user_id, locked=state.locked(now))

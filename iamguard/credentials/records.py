@@ -25,6 +25,15 @@ class PasswordPolicy:
     def __post_init__(self) -> None:
         from iamguard.credentials.errors import InvalidInput
 
+        # Types first: a float reuse_prevention was stored and then broke every password change,
+        # a string raised a bare TypeError, and a truthy string passed as a yes.
+        for name in ("minimum_length", "reuse_prevention", "max_age_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInput(f"{name} must be a whole number")
+        for name in ("require_symbols", "require_numbers", "require_uppercase", "require_lowercase"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInput(f"{name} must be true or false")
         if not 6 <= self.minimum_length <= 128:
             raise InvalidInput("minimum_length must be between 6 and 128")
         if not 0 <= self.reuse_prevention <= 24:

@@ -67,7 +67,13 @@ def overridden_method(request: HttpRequest) -> HttpResponse | None:
     guard: Guard | None = None
     try:
         guard = get_guard()
-        verdict = guard.refuse(WebRequest(method=sent_method(request), path=request.path_info),
+        # Under the request id of the allow the middleware recorded, if it decided already: the
+        # trail shows one request, allowed and then refused.
+        decided = getattr(request, "iam", None)
+        address = request.META.get("REMOTE_ADDR")
+        verdict = guard.refuse(WebRequest(method=sent_method(request), path=request.path_info,
+                                          client=address if isinstance(address, str) and address else None,
+                                          request_id=decided.request_id if isinstance(decided, IamContext) else None),
                                Rejection(400, codes.MALFORMED_REQUEST, "method overrides are not accepted"))
         assert verdict.response is not None
         return refusal(request, verdict.response)

@@ -37,6 +37,7 @@ from iamguard.web import responses as shapes
 from iamguard.web.guard import ContextProvider
 from iamguard.web.memo import VerdictMemo
 from iamguard.web.routes import lookup_method
+from iamguard.web.wsgi import peer_and_scheme
 
 logger = logging.getLogger("flask_iamguard")
 
@@ -119,7 +120,11 @@ def _overridden_method(guard: Guard | None) -> Response | None:
     try:
         if guard is None:
             raise RuntimeError("no Guard configured to refuse a rewritten method")
-        verdict = guard.refuse(WebRequest(method=sent, path=request.path),
+        # Under the request id of the allow the hook recorded: the trail shows one request, allowed
+        # and then refused.
+        decided = _decided()
+        verdict = guard.refuse(WebRequest(method=sent, path=request.path, client=peer_and_scheme(request.environ)[0],
+                                          request_id=decided.request_id if decided is not None else None),
                                Rejection(400, codes.MALFORMED_REQUEST, "method overrides are not accepted"))
         assert verdict.response is not None
         return flask_response(verdict.response)

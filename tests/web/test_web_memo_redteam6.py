@@ -291,3 +291,19 @@ def test_flask_refuses_a_method_rewritten_after_the_guard_decided(tmp_path: Path
     if status == 400:
         assert all(b"method overrides are not accepted" in answer.data for answer in answers)
         assert [record.reason for record in sink.records if record.effect == "Deny"] == ["malformed_request"] * 2
+
+
+def test_the_refusal_of_a_rewritten_method_shares_the_request_id_of_the_allow_before_it(tmp_path: Path) -> None:
+    """The trail shows one request, allowed by the hook and then refused by the decorator: both
+    records carry the same request id and the client's address."""
+    env = build_env("memory", tmp_path)
+    tokens = session_tokens(env)
+    app, sink, handled = _method_view_app(env, reuse=False)
+    answer = app.test_client().get("/orders/1", headers={"Authorization": f"Bearer {tokens['alice']}",
+                                                         "X-Test-Method": "DELETE"},
+                                   environ_base={"REMOTE_ADDR": "192.0.2.44"})
+    assert answer.status_code == 400 and handled == []
+    allow, deny = sink.records
+    assert (allow.effect, deny.effect, deny.reason) == ("Allow", "Deny", "malformed_request")
+    assert deny.request_id == allow.request_id
+    assert deny.source_ip == "192.0.2.44"

@@ -4,7 +4,7 @@ shape of IAM's response (UserDetailList, GroupDetailList, RoleDetailList, Polici
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from iamguard.directory.errors import InvalidInputError
@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from iamguard.directory.core import DirectoryCore
 
 FILTERS = ("User", "Group", "Role", "LocalManagedPolicy")
+# IAM's fifth Filter value. iamguard has no AWS managed policies, so it selects nothing, but a tool
+# written for IAM that names all five must not be refused.
+AWS_MANAGED_FILTER = "AWSManagedPolicy"
 
 
 def _document(text: str) -> Any:
@@ -31,11 +34,16 @@ def _tags(record: EntityRecord) -> list[dict[str, str]]:
 def read_filter(filter: Iterable[str] | None) -> set[str]:
     if filter is None:
         return set(FILTERS)
-    chosen = set(filter)
-    unknown = chosen - set(FILTERS)
+    # A lone string is iterable too: "User" would be read as the filters U, s, e and r.
+    if isinstance(filter, (str, bytes, Mapping)) or not isinstance(filter, Iterable):
+        raise InvalidInputError(f"Filter must be a list of entity types such as ['User'], not {type(filter).__name__}")
+    chosen = list(filter)
+    allowed = (*FILTERS, AWS_MANAGED_FILTER)
+    unknown = [item for item in chosen if not isinstance(item, str) or item not in allowed]
     if unknown:
-        raise InvalidInputError(f"Filter {sorted(unknown)} is invalid; use {', '.join(FILTERS)}")
-    return chosen
+        shown = ", ".join(repr(item)[:40] for item in unknown)
+        raise InvalidInputError(f"Filter {shown} is invalid; use {', '.join(allowed)}")
+    return set(chosen) - {AWS_MANAGED_FILTER}
 
 
 def authorization_details(core: DirectoryCore, reader: DirectoryReader, chosen: set[str]) -> dict[str, Any]:

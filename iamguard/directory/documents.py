@@ -27,11 +27,13 @@ def document_text(source: object, what: str) -> str:
             return bytes(source).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedPolicyDocumentError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    # ensure_ascii=False: IAM measures a policy in characters, and "\u00e9" would count six for
+    # the one "é" the same document given as text counts (a quota that depends on the form).
     if isinstance(source, Policy):
-        return json.dumps(source.to_dict())
+        return json.dumps(source.to_dict(), ensure_ascii=False)
     if isinstance(source, Mapping):
         try:
-            return json.dumps(source, allow_nan=False)
+            return json.dumps(source, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError) as exc:
             raise MalformedPolicyDocumentError(f"{what} cannot be written as JSON: {exc}") from None
     raise InvalidInputError(f"{what} must be JSON text or a mapping, not {type(source).__name__}")

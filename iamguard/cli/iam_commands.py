@@ -363,8 +363,9 @@ for _kind in ("user", "role"):
 # --- the whole tenant ----------------------------------------------------------------------------
 
 @IAM.command("get-account-authorization-details", "every user, group, role and policy in one document",
-             Option("--filter", "User, Group, Role and/or LocalManagedPolicy", required=False, kind="list",
-                    choices=("User", "Group", "Role", "LocalManagedPolicy")))
+             Option("--filter", "User, Group, Role, LocalManagedPolicy and/or AWSManagedPolicy (none here)",
+                    required=False, kind="list",
+                    choices=("User", "Group", "Role", "LocalManagedPolicy", "AWSManagedPolicy")))
 def get_account_authorization_details(session: StoreSession, args: argparse.Namespace) -> Result:
     details = session.directory.get_account_authorization_details(args.filter)
     return Result(details, _details_text(details))

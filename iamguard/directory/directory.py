@@ -16,6 +16,7 @@ from iamguard.directory.details import authorization_details, read_filter
 from iamguard.directory.errors import (
     DeleteConflictError,
     EntityAlreadyExistsError,
+    MalformedPolicyDocumentError,
     NoSuchEntityError,
 )
 from iamguard.directory.groups import GroupOperations
@@ -30,6 +31,7 @@ from iamguard.directory.simulation import SimulationResult, read_context_entries
 from iamguard.directory.users import UserOperations
 from iamguard.engine.context import Request
 from iamguard.engine.decision import Decision, Effect
+from iamguard.errors import PolicyError
 from iamguard.store.base import ENTITY_KINDS, DirectoryStore, TenantRecord
 
 
@@ -199,7 +201,10 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
         actions, resources = read_targets(action_names, resource_arns)
         context = read_context_entries(context_entries)
         resolved = self.resolve(policy_source_arn)
-        policy_set = resolved.policy_set_with(resource_policy)
+        try:
+            policy_set = resolved.policy_set_with(resource_policy)
+        except PolicyError as exc:  # the caller's document: refused as the directory refuses any other
+            raise MalformedPolicyDocumentError("the resource policy is not valid", exc.findings) from None
         merged = resolved.request_context(context)
         return [SimulationResult(action, resource, policy_set.evaluate(Request(resolved.arn, action, resource, merged)))
                 for action in actions for resource in resources]

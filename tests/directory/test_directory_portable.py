@@ -268,3 +268,14 @@ def test_a_simulation_asks_for_at_most_a_thousand_decisions(directory: Directory
     else:
         results = directory.simulate_principal_policy(user.arn, action_names, resource_arns)
         assert len(results) == actions * resources and all(result.allowed for result in results)
+
+
+def test_a_simulation_with_a_malformed_resource_policy_is_malformed_policy_document(directory: Directory) -> None:
+    """The caller's document is refused as the directory refuses any other, with its pointers."""
+    user = directory.create_user("alice")
+    with pytest.raises(MalformedPolicyDocumentError) as refused:
+        directory.simulate_principal_policy(user.arn, ["s3:GetObject"], ["arn:aws:s3:::b/k"],
+                                            resource_policy={"Version": "2012-10-17", "Statement": [
+                                                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    assert refused.value.code == "MalformedPolicyDocument"
+    assert any(finding.pointer.startswith("/Statement/0") for finding in refused.value.findings)

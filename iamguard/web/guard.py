@@ -517,6 +517,7 @@ class Guard:
 
     def _pipeline(self, request: WebRequest, trail: _Trail) -> Generator[Any, Any, Verdict]:
         routes_version = self.routes.version
+        rule: RouteRule | None = None
         try:
             if not request._screened_with(self._screen_token):
                 rejection = self._screen_checks(request)
@@ -577,8 +578,23 @@ class Guard:
                     reuse = Reusable(second, identity.generation, routes_version)
             return self._decide(identity, question, params, trail, rule, reuse)
         except _Refusal as refusal:
+            if trail.action is None and rule is not None:
+                self._name_target(trail, rule, request)
             return Verdict(False, refusal.reason, response=refusal.response, decision=refusal.decision,
                            detail=refusal.detail)
+
+    def _name_target(self, trail: _Trail, rule: RouteRule, request: WebRequest) -> None:
+        """For the audit record of a request refused before its decision (no or a bad credential):
+        the action and resource its rule names, as far as they can be rendered (spec LOG-02). Only
+        the record gains them; the answer is the refusal's."""
+        if rule.action is None or rule.resource is None:
+            return
+        trail.action = rule.action
+        try:
+            trail.resource = self._resource(rule, {name: value if isinstance(value, str) else str(value)
+                                                   for name, value in request.path_params.items()})
+        except Exception:  # values the resource refuses: the record names the action alone
+            trail.resource = None
 
     def _rejection(self, rejection: Rejection, request: WebRequest) -> Verdict:
         if rejection.status == 405:

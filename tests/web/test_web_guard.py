@@ -488,3 +488,27 @@ def test_step_up_max_age_is_the_oldest_age_the_condition_admits(effect: str, ope
     assert verdict.reason == "mfa_required"
     assert verdict.response is not None and verdict.response.json()["max_age"] == max_age
     assert dict(verdict.response.headers)["www-authenticate"].endswith(f"max_age={max_age}")
+
+
+@pytest.mark.parametrize(("token", "params", "reason", "action", "resource"), [
+    (None, {"order_id": "7"}, "missing_credentials", "orders:GetOrder", f"{ORDER_ARN}/7"),
+    ("forged", {"order_id": "7"}, "invalid_token", "orders:GetOrder", f"{ORDER_ARN}/7"),
+    # A value the resource refuses: the record names the action alone; the answer stays the 401.
+    (None, {"order_id": ""}, "missing_credentials", "orders:GetOrder", None),
+], ids=["no-credential", "forged-token", "unrenderable-value"])
+def test_a_request_refused_before_its_decision_is_audited_with_its_target(
+        token: str | None, params: dict[str, str], reason: str, action: str, resource: str | None) -> None:
+    """LOG-02: the record of a 401 names what was asked for, as far as the rule renders it."""
+    guard, sink = make_guard()
+    verdict = guard.check_sync(request(token=token, params=params))
+    assert (verdict.status, verdict.reason) == (401, reason)
+    [record] = sink.records
+    assert (record.effect, record.reason, record.action, record.resource) == ("Deny", reason, action, resource)
+
+
+def test_an_unmapped_route_is_audited_without_a_target() -> None:
+    guard, sink = make_guard()
+    verdict = guard.check_sync(request(token=None, route="/nowhere", path="/nowhere", params={}))
+    assert verdict.status == 401
+    [record] = sink.records
+    assert (record.action, record.resource) == (None, None)

@@ -214,8 +214,8 @@ def _failure(exc: Exception, *, bearer: bool) -> WebResponse:
 class AuthEndpoints:
     """The three handlers, each taking the request headers, body and client (the TCP peer's
     address, or None when the server gives none) and the connection's `scheme`, and returning a
-    WebResponse. They run blocking
-    credential work (password hashing); async adapters call them in a thread.
+    WebResponse. They run blocking credential work (password hashing); async adapters call them in
+    a thread.
 
     `source_limit`: refused credentials allowed per client address (None: no per-source limit);
     one budget per address across the three endpoints, in this process. `trusted_proxies`: the

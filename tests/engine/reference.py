@@ -115,6 +115,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _ordered(left: Any, right: Any, comparison: str) -> bool:
+    """Numeric and Date operators: `comparison` is the name after the family (Equals, LessThan...)."""
+    return {"Equals": left == right, "LessThan": left < right, "LessThanEquals": left <= right,
+            "GreaterThan": left > right, "GreaterThanEquals": left >= right}[comparison]
+
+
 def _number(value: Any) -> Decimal:
     text = _text(value)
     if not re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", text):
@@ -206,16 +212,10 @@ def _one_value_matches(base: str, request_value: Any, policy_values: Sequence[An
             if expected == text:
                 return True
         elif positive.startswith("Numeric"):
-            left, right = _number(request_value), _number(policy_value)
-            compare = positive[len("Numeric"):]
-            if {"Equals": left == right, "LessThan": left < right, "LessThanEquals": left <= right,
-                    "GreaterThan": left > right, "GreaterThanEquals": left >= right}[compare]:
+            if _ordered(_number(request_value), _number(policy_value), positive[len("Numeric"):]):
                 return True
         elif positive.startswith("Date"):
-            left, right = _date(request_value), _date(policy_value)
-            compare = positive[len("Date"):]
-            if {"Equals": left == right, "LessThan": left < right, "LessThanEquals": left <= right,
-                    "GreaterThan": left > right, "GreaterThanEquals": left >= right}[compare]:
+            if _ordered(_date(request_value), _date(policy_value), positive[len("Date"):]):
                 return True
         elif positive == "Bool":
             expected_text = _substitute(_text(policy_value), variables)

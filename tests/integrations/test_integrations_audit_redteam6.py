@@ -34,6 +34,7 @@ from iamguard.web import Guard
 from iamguard.web.throttle import SourceLimit
 from tests.integrations.support import PEER, call_wsgi
 from tests.integrations.test_integrations_parity import MIDDLEWARE
+from tests.web.asgi_support import call_raw
 
 FRAMEWORKS = ("starlette", "flask", "django-sync", "django-async")
 URLCONF = "tests_rt6_audit_auth_urls"
@@ -85,26 +86,7 @@ class Issuer:
 
 
 async def _call_asgi(app: Any, method: str, target: bytes, headers: tuple[tuple[str, str], ...], body: bytes) -> int:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": target.decode(), "raw_path": target, "root_path": "", "query_string": b"",
-             "headers": [(name.encode(), value.encode()) for name, value in headers], "client": (PEER, 5000),
-             "server": ("testserver", 80), "state": {}}
-    messages: list[dict[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    return int(next(message for message in messages if message["type"] == "http.response.start")["status"])
+    return (await call_raw(app, method, target, headers, client=(PEER, 5000), body=body)).status
 
 
 def endpoints_app(framework: str, *, failures: int = 100) -> tuple[MemorySink, Send]:

@@ -29,7 +29,7 @@ class RawResponse:
 
 async def call_raw(app: Any, method: str, target: bytes, headers: Iterable[tuple[str, str]] = (), *,
                    root_path: str = "", client: tuple[str, int] = ("192.0.2.10", 5000),
-                   scheme: str = "http") -> RawResponse:
+                   scheme: str = "http", body: bytes = b"") -> RawResponse:
     """Send one HTTP request to `app` the way uvicorn builds the scope from the request line."""
     raw_path, _, query = target.partition(b"?")
     scope = {
@@ -46,7 +46,7 @@ async def call_raw(app: Any, method: str, target: bytes, headers: Iterable[tuple
         nonlocal body_sent
         if not body_sent:
             body_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
@@ -55,5 +55,5 @@ async def call_raw(app: Any, method: str, target: bytes, headers: Iterable[tuple
 
     await app(scope, receive, send)
     start = next(message for message in messages if message["type"] == "http.response.start")
-    body = b"".join(message.get("body", b"") for message in messages if message["type"] == "http.response.body")
-    return RawResponse(start["status"], {name.decode(): value.decode() for name, value in start["headers"]}, body)
+    answer = b"".join(message.get("body", b"") for message in messages if message["type"] == "http.response.body")
+    return RawResponse(start["status"], {name.decode(): value.decode() for name, value in start["headers"]}, answer)

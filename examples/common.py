@@ -145,7 +145,7 @@ class OrderBook:
 
     def create(self, item: str, quantity: int) -> dict[str, Any]:
         with self._lock:
-            order = {"id": str(self._next), "item": item, "quantity": quantity}
+            order: dict[str, Any] = {"id": str(self._next), "item": item, "quantity": quantity}
             self._orders[order["id"]] = order
             self._next += 1
             return dict(order)

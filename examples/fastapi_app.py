@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import CREATE, DELETE, LIST, READ, TENANT, OrderBook, open_store, read_new_order
 
-from iamguard.asgi import Iam, auth_routes
+from iamguard.asgi import Iam, IamMiddleware, auth_routes
 from iamguard.audit import AuditSink
 from iamguard.clock import SYSTEM_CLOCK, Clock
 from iamguard.web import Guard, IamContext, public
@@ -78,7 +78,7 @@ def create_app(db_path: str | Path, *, clock: Clock | None = None, audit: AuditS
     for route in auth_routes(credentials, prefix="/auth"):
         app.router.routes.append(route)
     iam.install(app)
-    app.add_middleware(iam.middleware(strict=strict).cls, iam=iam, strict=strict)
+    app.add_middleware(IamMiddleware, iam=iam, strict=strict)
     app.state.iam = iam
     return app
 

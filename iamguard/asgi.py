@@ -470,7 +470,8 @@ class Iam:
                 if connection.scope["type"] == "websocket":
                     raise WebSocketException(code=1008)
                 raise IamDenied(denied)
-            return connection.scope[SCOPE_KEY]
+            iam: IamContext = connection.scope[SCOPE_KEY]
+            return iam
 
         attach_rule(iam_dependency, item)
         return iam_dependency

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, TypeAlias
 
 import iamguard
 from iamguard.audit import AUDIT_LOGGER
@@ -122,7 +122,9 @@ def _store_options() -> argparse.ArgumentParser:
     return options
 
 
-Registrar = Callable[[argparse._SubParsersAction, argparse.ArgumentParser, argparse.ArgumentParser], None]
+# A string: argparse's subparsers action is generic only to type checkers.
+Registrar: TypeAlias = ("Callable[[argparse._SubParsersAction[Any], argparse.ArgumentParser, "
+                        "argparse.ArgumentParser], None]")
 
 
 def _store_registrars() -> list[Registrar]:

@@ -99,7 +99,7 @@ class CommandGroup:
             raise ValueError(f"command {self.name} {command.name} registered twice")
         self.commands.append(command)
 
-    def register(self, commands: argparse._SubParsersAction, common: argparse.ArgumentParser,
+    def register(self, commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser,
                  store_options: argparse.ArgumentParser) -> None:
         group = commands.add_parser(self.name, help=self.help, description=self.help)
         group.set_defaults(group_parser=group)

@@ -380,6 +380,6 @@ def _details_text(details: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser,
+def register(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser,
              store_options: argparse.ArgumentParser) -> None:
     IAM.register(commands, common, store_options)

@@ -8,7 +8,7 @@ with Unicode half blocks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Matrix = list[list[bool]]
@@ -147,7 +147,7 @@ def version_bits(version: int) -> int:
     return _bch(version, 0x1F25, 12)
 
 
-_MASKS = (
+_MASKS: tuple[Callable[[int, int], bool], ...] = (
     lambda x, y: (x + y) % 2 == 0,
     lambda x, y: y % 2 == 0,
     lambda x, y: x % 3 == 0,

@@ -21,7 +21,7 @@ from iamguard.engine.compiler import Policy
 ANONYMOUS_PRINCIPAL = "simulated-principal"
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser,
+def register(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser,
              store_options: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "simulate", parents=[common, store_options],

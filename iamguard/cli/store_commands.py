@@ -22,7 +22,7 @@ ADMIN_POLICY = {
 }
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser,
+def register(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser,
              store_options: argparse.ArgumentParser) -> None:
     init = commands.add_parser(
         "init", parents=[common, store_options], help="create a store, a tenant, signing keys and an administrator",

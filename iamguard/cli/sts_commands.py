@@ -97,6 +97,6 @@ def get_caller_identity(session: StoreSession, args: argparse.Namespace) -> Resu
     return Result(data, fields(data))
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser,
+def register(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser,
              store_options: argparse.ArgumentParser) -> None:
     STS.register(commands, common, store_options)

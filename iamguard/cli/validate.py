@@ -16,7 +16,7 @@ KINDS = tuple(kind.value for kind in PolicyKind)
 SEVERITIES = tuple(severity.value for severity in sorted(Severity, reverse=True))
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "validate", parents=[common], help="check policy documents for errors and risky constructs",
         description="Check policy documents with the iamguard linter. Exit status: 0 when no finding is at or "

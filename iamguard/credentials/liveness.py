@@ -81,7 +81,7 @@ class GenerationWatch:
         # commit (or, for the memory store, the committed one). Answers derived there must not be
         # kept under it: such a call gets a number no other call ever gets.
         self._in_transaction: tuple[Callable[[], bool], ...] = tuple(
-            source.in_write for source in sources if callable(getattr(source, "in_write", None)))
+            check for check in (getattr(source, "in_write", None) for source in sources) if callable(check))
         self._unshared = itertools.count(-1, -1)
 
     def current(self) -> tuple[int, ...]:

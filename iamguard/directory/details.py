@@ -57,7 +57,7 @@ def authorization_details(core: DirectoryCore, reader: DirectoryReader, chosen: 
         return [{"PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
                 for policy in reader.list_inline(record.unique_id)]
 
-    def boundary(record: EntityRecord) -> dict[str, str]:
+    def boundary(record: EntityRecord) -> dict[str, dict[str, str]]:
         arn = core._boundary_arn(reader, record)
         return {"PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn}} \
             if arn else {}
@@ -85,19 +85,19 @@ def authorization_details(core: DirectoryCore, reader: DirectoryReader, chosen: 
                           "InstanceProfileList": [], "RolePolicyList": inline(record),
                           "AttachedManagedPolicies": attached(record), **boundary(record), "Tags": _tags(record)})
     if "LocalManagedPolicy" in chosen:
-        for record in reader.list_policies(tenant):
+        for policy in reader.list_policies(tenant):
             policies.append({
-                "PolicyName": record.name, "PolicyId": record.unique_id, "Arn": core._policy_arn(record),
-                "Path": record.path, "DefaultVersionId": record.default_version,
-                "AttachmentCount": len(reader.attached_principals(record.unique_id)),
-                "PermissionsBoundaryUsageCount": len(reader.boundary_principals(record.unique_id)),
-                "IsAttachable": True, "Description": record.description, "CreateDate": record.created,
-                "UpdateDate": record.updated,
+                "PolicyName": policy.name, "PolicyId": policy.unique_id, "Arn": core._policy_arn(policy),
+                "Path": policy.path, "DefaultVersionId": policy.default_version,
+                "AttachmentCount": len(reader.attached_principals(policy.unique_id)),
+                "PermissionsBoundaryUsageCount": len(reader.boundary_principals(policy.unique_id)),
+                "IsAttachable": True, "Description": policy.description, "CreateDate": policy.created,
+                "UpdateDate": policy.updated,
                 "PolicyVersionList": [
                     {"Document": _document(version.document), "VersionId": version.version_id,
-                     "IsDefaultVersion": version.version_id == record.default_version,
+                     "IsDefaultVersion": version.version_id == policy.default_version,
                      "CreateDate": version.created}
-                    for version in reader.list_versions(record.unique_id)
+                    for version in reader.list_versions(policy.unique_id)
                 ],
             })
     return {"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies,

@@ -249,7 +249,8 @@ class CompiledCondition:
             if mode is _PLAIN:
                 if len(request_values) > 1:
                     raise self._multivalued(request_values)
-                return (request_values[0] == expected) != negated
+                equal: bool = request_values[0] == expected
+                return equal != negated
             if mode is _ALL:
                 for value in request_values:
                     if (value == expected) == negated:

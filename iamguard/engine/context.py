@@ -94,6 +94,7 @@ class Request:
     resource_parts: tuple[str, str, str, str, str, str] | None
     resource_head: str
     resource_account: str
+    _values: dict[str, tuple[Any, ...]]
 
     def __init__(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None) -> None:
         if not (isinstance(principal, str) and isinstance(action, str) and isinstance(resource, str)):

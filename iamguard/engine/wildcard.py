@@ -144,7 +144,7 @@ def _compile(tokens: tuple[Token | str, ...], lowercase: bool) -> Matcher:
         if not tokens:
             return "".__eq__
         if len(tokens) == 1:
-            return _always if tokens[0] is STAR else tokens[0].__eq__  # type: ignore[union-attr]
+            return _always if tokens[0] is STAR else tokens[0].__eq__
         if tokens[1] is STAR and isinstance(tokens[0], str):
             head = tokens[0]
             return lambda value: value.startswith(head)
@@ -154,7 +154,7 @@ def _compile(tokens: tuple[Token | str, ...], lowercase: bool) -> Matcher:
     if len(segments) == 1:
         (only,) = segments
         if all(isinstance(piece, str) for piece in only):
-            return "".join(only).__eq__  # type: ignore[arg-type, return-value]
+            return "".join(only).__eq__  # type: ignore[arg-type]
         length = _segment_length(only)
         return lambda value: len(value) == length and _matches_at(only, value, 0)
     if len(segments) == 2 and all(isinstance(p, str) for segment in segments for p in segment):
@@ -178,7 +178,7 @@ def share_tuple(items: tuple[T, ...]) -> tuple[T, ...]:
         if len(_SHARED) >= MATCHER_CACHE_SIZE:
             _SHARED.clear()
         _SHARED[items] = shared = items
-    return shared  # type: ignore[return-value]
+    return shared
 
 
 def clear_shared() -> None:

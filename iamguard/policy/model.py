@@ -101,8 +101,9 @@ class Statement:
             out["NotResource" if self.not_resource else "Resource"] = list(self.resources)
         if self.conditions:
             condition: dict[str, dict[str, list[Any]]] = {}
-            for entry in self.conditions:
-                condition.setdefault(entry.operator.name, {})[entry.key] = list(entry.values)
+            for condition_entry in self.conditions:
+                condition.setdefault(condition_entry.operator.name, {})[condition_entry.key] = \
+                    list(condition_entry.values)
             out["Condition"] = condition
         return out
 

@@ -78,7 +78,7 @@ def _is_included_router(route: Any) -> bool:
     return hasattr(route, "_match") and hasattr(route, "original_router") and hasattr(route, "effective_candidates")
 
 
-def _probe(scope: dict[str, Any]) -> dict[str, Any]:
+def _probe(scope: Mapping[str, Any]) -> dict[str, Any]:
     """A copy the routers may write into (FastAPI keeps matching state in scope["fastapi"])."""
     copy = dict(scope)
     if isinstance(copy.get("fastapi"), dict):
@@ -419,7 +419,7 @@ def reads_scope_only(router: Any) -> bool:
     return True
 
 
-def resolve(router: Any, scope: dict[str, Any]) -> RouteMatch | NoRoute:
+def resolve(router: Any, scope: Mapping[str, Any]) -> RouteMatch | NoRoute:
     method = WEBSOCKET if scope.get("type") == "websocket" else scope.get("method", "")
     # One private copy of the scope for the whole walk: starlette's own routes only read it (and
     # were they to write, they would write into this copy, in the router's order, as they would

@@ -416,7 +416,7 @@ class Guard:
                 not all(callable(getattr(watch, name, None)) for name in ("current", "snapshot", "local_commits")) or \
                 getattr(self.authority, "clock", None) is not self.clock:
             return None
-        return watch  # type: ignore[no-any-return]
+        return watch
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -634,7 +634,8 @@ class Guard:
             if len(self._rules_seen) >= _MEMO_LIMIT:
                 self._rules_seen.clear()
             self._rules_seen[key] = seen
-        found, problem = seen[3], seen[4]
+        found: RouteRule | None = seen[3]
+        problem = seen[4]
         if problem is not None:
             raise _Refusal(responses.access_denied(None, None), codes.MAPPING_CONFLICT, problem)
         return found
@@ -744,9 +745,8 @@ class Guard:
         login: str | Login | None = None
         if self.resolver is not None:
             try:
-                login = self.resolver(request)
-                if inspect.isawaitable(login):
-                    login = yield login
+                answered = self.resolver(request)
+                login = (yield answered) if inspect.isawaitable(answered) else answered
             except Exception as exc:  # a broken resolver denies
                 raise self._unavailable(exc, codes.AUTHENTICATION_ERROR, "principal resolver") from None
         if credential is not None and login is not None:
@@ -875,7 +875,7 @@ class Guard:
                 raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
                                str(exc)) from None
         names = rule.resource.names
-        clash = [name for name in params if name in names and name in self._fixed] if self._fixed else ()
+        clash = [name for name in params if name in names and name in self._fixed] if self._fixed else []
         if clash:
             raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
                            f"{sorted(clash)} is both a path parameter and a fixed template value")

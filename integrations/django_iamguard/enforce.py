@@ -43,7 +43,7 @@ def internal_failure(guard: Guard | None, request: HttpRequest, exc: BaseExcepti
 def answer(request: HttpRequest, verdict: Verdict) -> HttpResponse | None:
     """None (run the view, `request.iam` set) for an allow, else the guard's response."""
     if verdict.allowed:
-        request.iam = verdict.iam  # type: ignore[attr-defined]
+        request.iam = verdict.iam
         return None
     assert verdict.response is not None
     return refusal(request, verdict.response)

@@ -89,18 +89,18 @@ class IamGuardMiddleware:
             if current.memo is not None:
                 connection = connection_key(request)
                 if connection is not None:
-                    key = request._iamguard_key = (connection, urlconf)  # type: ignore[attr-defined]
+                    key = request._iamguard_key = (connection, urlconf)
                     recalled = current.memo.recall_witnessed(key)
                     if recalled is not None:
                         # This very request passed screening (a function of the request alone) and
                         # was allowed earlier in this second; process_view checks the routing, and
                         # only then is the allow given (and audited).
-                        request._iamguard_recalled = (current.memo, recalled)  # type: ignore[attr-defined]
+                        request._iamguard_recalled = (current.memo, recalled)
                         return None
             described = connection_request(request)
             # Kept for process_view: the decision then reads the request as the server gave it,
             # under WSGI as under ASGI, whatever later middleware does to request.META.
-            request._iamguard_connection = described  # type: ignore[attr-defined]
+            request._iamguard_connection = described
             if strict_problems(current, urlconf) and current.strict:
                 rejection: Rejection | None = Rejection(503, codes.INTERNAL_ERROR, "routes without an iamguard mapping")
             else:
@@ -182,14 +182,14 @@ def _recalled(request: HttpRequest) -> IamContext | Verdict | None:
             return None
     except Exception:  # a routing result that cannot be compared: decide anew
         return None
-    return memo.give(iam, entry)  # type: ignore[no-any-return]
+    return memo.give(iam, entry)
 
 
 def _given(request: HttpRequest, recalled: IamContext | Verdict) -> HttpResponse | None:
     """As `answer`: None (run the view, `request.iam` set) for a recalled allow, else the refusal
     its audit turned it into."""
     if isinstance(recalled, IamContext):
-        request.iam = recalled  # type: ignore[attr-defined]
+        request.iam = recalled
         return None
     return answer(request, recalled)
 

@@ -213,7 +213,7 @@ class IamGuard:
                 if type(recalled) is IamContext:
                     # What _record does (g.iam replaces any earlier request's, CACHE-05).
                     environ = current.environ
-                    environ[_DECIDED] = g._get_current_object().iam = recalled  # type: ignore[attr-defined]
+                    environ[_DECIDED] = g._get_current_object().iam = recalled
                     environ[_DECIDED_BY] = app
                     if recalled.source != "bearer":  # Bearer answers need no mark (_keep_private)
                         _keep_private(recalled)
@@ -233,7 +233,7 @@ class IamGuard:
         `memo` under `key`."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         state = self._state(app)
-        app_globals = g._get_current_object()  # type: ignore[attr-defined]
+        app_globals = g._get_current_object()
         app_globals.pop("iam", None)  # never a previous request's decision (CACHE-05)
         if state is None or state.memo is not memo:  # a hook of another app's: cannot decide
             return _internal_failure(self.guard, RuntimeError("flask_iamguard is not initialised on this app"))

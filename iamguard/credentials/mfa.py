@@ -42,7 +42,7 @@ from iamguard.credentials.errors import (
 )
 from iamguard.credentials.hashing import DummyHash, hash_secret, verify_secret
 from iamguard.credentials.records import MfaDeviceRecord, RecoveryCodeRecord, ThrottleState
-from iamguard.credentials.sealing import Sealer
+from iamguard.credentials.sealing import Sealer, SealError
 from iamguard.credentials.store import AlreadyExists, CredentialStore, LimitReached, locked_before
 from iamguard.store.database import StoreError
 
@@ -285,7 +285,12 @@ class MfaService:
         if not totp.well_formed(code):
             self._fail(device, device.user_id, now, "malformed_code", claims)
         assert isinstance(code, str)
-        steps = totp.matching_steps(self._seed(device), code, now)
+        try:
+            seed = self._seed(device)
+        except SealError:  # a misconfigured server, not a wrong code: no step towards a lock
+            self._release(claims, now)
+            raise
+        steps = totp.matching_steps(seed, code, now)
         if not steps:
             self._fail(device, device.user_id, now, "wrong_code", claims)
         for step in steps:

@@ -20,7 +20,14 @@ _NONCE_BYTES = 12
 
 
 class SealError(IamGuardError):
-    """A sealed value could not be opened (wrong key, tampered or moved). Fails closed."""
+    """A sealed value could not be opened (wrong key, tampered or moved). Fails closed.
+
+    The server's fault, not the caller's (most often a process configured with another
+    `data_key`): the web endpoints answer it 503, and an MFA code checked against a seed that
+    does not open is not counted as a wrong one."""
+
+    code = "SealError"
+    status = 500
 
 
 class Sealer:

@@ -26,6 +26,7 @@ a key iamguard declares single-valued, security spec POL-03).
 | ALLOW_STAR_ON_STAR                  | SECURITY_WARNING | Allow of Action `*` on Resource `*`             |
 | PRIVILEGE_ESCALATION                | SECURITY_WARNING | Allow of permission-changing actions [1]        |
 | PASS_ROLE_WITH_STAR                 | SECURITY_WARNING | iam:PassRole on a wildcard resource             |
+| ALLOW_GATED_ON_CLIENT_TEXT          | SECURITY_WARNING | Allow gated only on aws:UserAgent/aws:Referer   |
 | PRINCIPAL_STAR_WITHOUT_CONDITION    | SECURITY_WARNING | `Principal: "*"` without a Condition            |
 | WEB_IDENTITY_TRUST_WITHOUT_SUBJECT  | SECURITY_WARNING | OIDC trust with no `<issuer>:sub` condition     |
 | MFA_DENY_USES_BOOL                  | SECURITY_WARNING | Deny, Bool on MultiFactorAuthPresent [2]        |

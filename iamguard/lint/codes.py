@@ -60,6 +60,8 @@ _CATALOGUE = (
     CodeInfo("PRIVILEGE_ESCALATION", _S,
              "Allow, without a condition, of IAM actions that let a principal change its own permissions"),
     CodeInfo("PASS_ROLE_WITH_STAR", _S, "iam:PassRole allowed on a wildcard resource"),
+    CodeInfo("ALLOW_GATED_ON_CLIENT_TEXT", _S,
+             "Allow whose only conditions test aws:UserAgent or aws:Referer, which the client writes"),
     CodeInfo("PRINCIPAL_STAR_WITHOUT_CONDITION", _S,
              "a resource or trust policy that allows everyone (`Principal: \"*\"`) unconditionally"),
     CodeInfo("WEB_IDENTITY_TRUST_WITHOUT_SUBJECT", _S,

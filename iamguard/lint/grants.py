@@ -12,6 +12,8 @@ from iamguard.policy.model import PolicyKind
 
 _S = Severity.SECURITY_WARNING
 ASSUME_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+# Keys whose values are text the client writes as it likes (security spec CTX-06).
+CLIENT_TEXT_KEYS = {"aws:useragent": "aws:UserAgent", "aws:referer": "aws:Referer"}
 
 
 def check_grants(ctx: LintContext) -> Iterator[LintFinding]:
@@ -19,6 +21,7 @@ def check_grants(ctx: LintContext) -> Iterator[LintFinding]:
         if not view.is_allow:
             continue
         yield from _complements(view)
+        yield from _client_text_gate(view)
         star_on_star = _is_star_on_star(view)
         if star_on_star:
             yield LintFinding(
@@ -51,6 +54,20 @@ def _complements(view: StatementView) -> Iterator[LintFinding]:
             f"{view.label}: Allow with NotResource grants every resource not listed, including resources "
             "created later; list the allowed resources in Resource instead",
         )
+
+
+def _client_text_gate(view: StatementView) -> Iterator[LintFinding]:
+    """An Allow whose only gate is text the client chose: any client can send the passing value,
+    so these keys may narrow an Allow that something else justifies, never justify one."""
+    conditions = view.statement.conditions
+    if not conditions or not all(entry.key_lower in CLIENT_TEXT_KEYS for entry in conditions):
+        return
+    keys = " and ".join(sorted({CLIENT_TEXT_KEYS[entry.key_lower] for entry in conditions}))
+    yield LintFinding(
+        _S, "ALLOW_GATED_ON_CLIENT_TEXT", view.element_pointer("Condition"),
+        f"{view.label}: its only condition tests {keys}, which any client can set to the value that "
+        "passes; use these keys to deny, and grant on the principal, the network or tags",
+    )
 
 
 def _is_star_on_star(view: StatementView) -> bool:

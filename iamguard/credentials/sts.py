@@ -155,12 +155,15 @@ class StsService:
             raise ValidationError(f"DurationSeconds {duration} exceeds the maximum of {maximum} seconds {what}")
         return duration
 
-    def _mint(self, claims: SessionClaims, event: str) -> IssuedToken:
+    def _mint(self, claims: SessionClaims, event: str, caller_arn: str | None = None) -> IssuedToken:
         token = self._codec.mint(claims)
+        # `caller_arn` names who asked for a role session: the new session's ARN carries a name the
+        # caller chose, so it must not be the only identity in the record (spec ROLE-07).
         self._events.emit(event, outcome="success", tenant_id=self._tenant, principal_arn=claims.principal_arn,
                           source_arn=claims.source_arn, jti=claims.jti, expires_at=claims.expires_at,
                           mfa=claims.mfa_time is not None, access_key_id=claims.access_key_id,
-                          session_name=claims.role_session_name, source_identity=claims.source_identity)
+                          session_name=claims.role_session_name, source_identity=claims.source_identity,
+                          caller_arn=caller_arn)
         return IssuedToken(token, claims.expires_at, claims.principal_arn, claims.jti)
 
     def _require_live(self, caller: Session) -> None:
@@ -334,7 +337,7 @@ class StsService:
             session_tags=session_tags, session_policies=policies,
             ancestor_jtis=(*caller.claims.ancestor_jtis, caller.claims.jti) if caller.claims is not None else (),
         )
-        return self._mint(claims, "assume_role")
+        return self._mint(claims, "assume_role", caller_arn=caller.principal_arn)
 
     def session_arn(self, role: Role, session_name: str) -> str:
         return f"arn:{self._partition}:sts::{self._tenant}:assumed-role/{role.role_name}/{session_name}"

@@ -58,6 +58,28 @@ def validated(source: object, kind: PolicyKind, *, limit: int, what: str) -> tup
     return text, policy
 
 
+def principal_replaced(text: str, old: str, new: str) -> str:
+    """The document `text` with every `AWS` principal (Principal and NotPrincipal) equal to `old`
+    written as `new`; `text` itself when it names `old` nowhere. Read as JSON, not searched as text,
+    so no spelling of `old` (an escaped `\\/`) is missed."""
+    document = json.loads(text)
+    changed = False
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        for element in ("Principal", "NotPrincipal"):
+            principal = statement.get(element)
+            if not isinstance(principal, dict):
+                continue
+            named = principal.get("AWS")
+            if named == old:
+                principal["AWS"], changed = new, True
+            elif isinstance(named, list) and old in named:
+                principal["AWS"], changed = [new if item == old else item for item in named], True
+    return json.dumps(document, ensure_ascii=False) if changed else text
+
+
 def open_trust_findings(policy: Policy) -> list[Finding]:
     """Statements that let anyone at all assume a role: Allow, Principal "*" (or {"AWS": "*"})
     and no Condition to narrow it (security spec ROLE-01; AWS guardrail IAM-STS-2)."""

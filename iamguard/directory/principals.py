@@ -17,7 +17,7 @@ from iamguard.directory.errors import (
 )
 from iamguard.directory.model import AttachedPolicy, InlinePolicy, Page, Tag
 from iamguard.policy.model import PolicyKind
-from iamguard.store.base import GROUP, USER, DirectoryReader, EntityRecord, InlineRecord
+from iamguard.store.base import GROUP, ROLE, USER, DirectoryReader, DirectoryWriter, EntityRecord, InlineRecord
 
 
 class PrincipalOperations(DirectoryCore):
@@ -134,6 +134,23 @@ class PrincipalOperations(DirectoryCore):
         return paginate(names, [self._key(item) for item in names], after, limit)
 
     # deletion
+
+    def _delete_principal(self, writer: DirectoryWriter, record: EntityRecord) -> None:
+        """Delete a user or role, and write its unique id for its ARN in the tenant's trust policies.
+
+        IAM keeps a principal's unique id in a trust policy and shows it as the ARN while the
+        principal lives; once deleted, the id stays, so a user or role recreated under the same
+        name is not trusted (security spec ROLE-04). `iamguard.policy.arn.PRINCIPAL_ID` matches
+        no request."""
+        self._refuse_if_dependents(writer, record)
+        arn = self._arn(record)
+        writer.delete_entity(record.unique_id)
+        for role in writer.list_entities(self.tenant_id, ROLE):
+            if role.trust_policy is None:
+                continue
+            rewritten = documents.principal_replaced(role.trust_policy, arn, record.unique_id)
+            if rewritten != role.trust_policy:
+                writer.update_entity(replace(role, trust_policy=rewritten))
 
     def _refuse_if_dependents(self, reader: DirectoryReader, record: EntityRecord) -> None:
         """IAM refuses to delete a principal that still has anything attached to it."""

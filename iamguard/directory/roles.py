@@ -91,9 +91,7 @@ class RoleOperations(PrincipalOperations):
         """Refused (DeleteConflict) while the role has policies, or dependents registered by other
         components."""
         with self._writing("DeleteRole") as writer:
-            record = self._entity(writer, ROLE, role_name)
-            self._refuse_if_dependents(writer, record)
-            writer.delete_entity(record.unique_id)
+            self._delete_principal(writer, self._entity(writer, ROLE, role_name))
 
     def tag_role(self, role_name: str, tags: Mapping[str, str] | Iterable[Any]) -> None:
         self._tag(ROLE, role_name, tags)

@@ -61,9 +61,7 @@ class UserOperations(PrincipalOperations):
         """Refused (DeleteConflict) while the user has groups, policies, or credentials registered
         by other components (access keys, passwords, MFA devices)."""
         with self._writing("DeleteUser") as writer:
-            record = self._entity(writer, USER, user_name)
-            self._refuse_if_dependents(writer, record)
-            writer.delete_entity(record.unique_id)
+            self._delete_principal(writer, self._entity(writer, USER, user_name))
 
     def list_groups_for_user(self, user_name: str, marker: str | None = None, max_items: int = 100) -> Page[Group]:
         after, limit = valid.marker(marker), valid.max_items(max_items)

@@ -18,7 +18,7 @@ from iamguard.engine.context import EvaluationState, Request
 from iamguard.engine.patterns import arn_pattern, compile_action
 from iamguard.engine.wildcard import Matcher, share_tuple
 from iamguard.errors import EvaluationError, Finding, PolicyError
-from iamguard.policy.arn import TENANT_ID, PrincipalName, read_principal, split_arn
+from iamguard.policy.arn import PRINCIPAL_ID, TENANT_ID, PrincipalName, read_principal, split_arn
 from iamguard.policy.jsondoc import DEFAULT_LIMITS, Limits, load_document
 from iamguard.policy.model import PolicyDocument, PolicyKind, PrincipalClause, Statement, StatementEffect
 from iamguard.policy.parser import clear_check_caches, parse_document
@@ -60,8 +60,8 @@ class CompiledPrincipal:
             entry.value for entry in clause.entries if entry.type == "Federated"
         )
         for entry in clause.entries:
-            if entry.type != "AWS":
-                continue
+            if entry.type != "AWS" or PRINCIPAL_ID.fullmatch(entry.value):
+                continue  # a unique id stands for a deleted principal: it names no one who can ask
             if TENANT_ID.fullmatch(entry.value) and split_arn(entry.value) is None:
                 self.names.append(PrincipalName(entry.value, "root", "", entry.value))
             else:

@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass
 
 TENANT_ID = re.compile(r"[a-z0-9-]{1,64}", re.ASCII)
+# The unique id of an IAM user or role. IAM leaves it in a trust policy in place of the ARN of a
+# principal that was deleted, so that one recreated under the same name is not trusted: it names
+# the deleted principal alone, and so matches no request.
+PRINCIPAL_ID = re.compile(r"(AIDA|AROA)[A-Z0-9]{16}", re.ASCII)
 
 
 def split_arn(text: str) -> tuple[str, str, str, str, str, str] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from iamguard.errors import Finding, PolicyError, join_pointer
 from iamguard.policy import values as value_readers
-from iamguard.policy.arn import TENANT_ID, split_arn
+from iamguard.policy.arn import PRINCIPAL_ID, TENANT_ID, split_arn
 from iamguard.policy.globalkeys import global_key_problem
 from iamguard.policy.jsondoc import DEFAULT_LIMITS, Limits
 from iamguard.policy.model import (
@@ -345,7 +345,7 @@ def _read_principal(
 
 def _principal_problem(principal_type: str, value: str) -> str | None:
     if principal_type == "AWS":
-        if value == "*" or TENANT_ID.fullmatch(value):
+        if value == "*" or TENANT_ID.fullmatch(value) or PRINCIPAL_ID.fullmatch(value):
             return None
         if "*" in value or "?" in value:
             return f"principal {value!r}: wildcards are not allowed inside a principal; use \"*\" alone"

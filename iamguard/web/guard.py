@@ -910,7 +910,11 @@ class Guard:
             raise _Refusal(response, codes.MFA_REQUIRED, decision=decision)
         explanation = decision.explain() if self.config.debug else None
         reason = codes.EXPLICIT_DENY if decision.effect is Effect.EXPLICIT_DENY else codes.IMPLICIT_DENY
-        raise _Refusal(responses.access_denied(action, resource, explanation), reason, decision=decision)
+        # The record says that a condition failed closed (POL-07), but not how: the error quotes
+        # request values, which the audit trail does not carry; `Decision.errors` has the text.
+        unevaluated = f"{len(decision.errors)} condition(s) could not be evaluated and failed closed" \
+            if decision.errors else None
+        raise _Refusal(responses.access_denied(action, resource, explanation), reason, unevaluated, decision)
 
     def _unavailable(self, exc: BaseException, fallback: str, where: str) -> _Refusal:
         reason, detail = _infrastructure(exc)

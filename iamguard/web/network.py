@@ -9,8 +9,9 @@ right-most `Forwarded` element (CTX-03). The trusted set is empty by default, an
 (`*`, `0.0.0.0/0`, `::/0`) is refused.
 
 A header from a trusted proxy that cannot be read is an error (`ForwardedHeaderError`, a 400),
-never a guess and never "no address" (CTX-02): a value that is not a canonical IP address, a
-`Forwarded` header that breaks RFC 7239's grammar or repeats a parameter in one element, a
+never a guess and never "no address" (CTX-02): a value that is not an IP address written one way
+only (IPv4 without leading zeros, shorthand or other bases; IPv6, whose hex groups cannot be read
+two ways, in any case and with leading zeros, and then written canonically), a `Forwarded` header that breaks RFC 7239's grammar or repeats a parameter in one element, a
 `Forwarded` element on the walk without `for`, or with `for=unknown` or an obfuscated `_name`, and
 a `Forwarded` header that names another client or scheme than the `X-Forwarded-*` headers sent
 with it. As with `X-Forwarded-For`, addresses left of the first untrusted hop were written by the

@@ -8,15 +8,16 @@ trusted proxy says so in the value it appended to `X-Forwarded-Proto` or in the 
 right-most `Forwarded` element (CTX-03). The trusted set is empty by default, and "everyone"
 (`*`, `0.0.0.0/0`, `::/0`) is refused.
 
-A header from a trusted proxy that cannot be read is an error (`ForwardedHeaderError`, a 400),
-never a guess and never "no address" (CTX-02): a value that is not an IP address written one way
-only (IPv4 without leading zeros, shorthand or other bases; IPv6, whose hex groups cannot be read
-two ways, in any case and with leading zeros, and then written canonically), a `Forwarded` header that breaks RFC 7239's grammar or repeats a parameter in one element, a
-`Forwarded` element on the walk without `for`, or with `for=unknown` or an obfuscated `_name`, and
-a `Forwarded` header that names another client or scheme than the `X-Forwarded-*` headers sent
-with it. As with `X-Forwarded-For`, addresses left of the first untrusted hop were written by the
-client or by proxies we do not know, so they are not read; the `Forwarded` grammar is still
-checked on the whole header, because without it the elements cannot even be told apart.
+A header from a trusted proxy that cannot be read is an error (`ForwardedHeaderError`, a 400), never
+a guess and never "no address" (CTX-02): a value that is not an IP address written one way only
+(IPv4 without leading zeros, shorthand or other bases; IPv6, whose hex groups cannot be read two
+ways, in any case and with leading zeros, and then written canonically), a `Forwarded` header that
+breaks RFC 7239's grammar or repeats a parameter in one element, a `Forwarded` element on the walk
+without `for`, or with `for=unknown` or an obfuscated `_name`, and a `Forwarded` header that names
+another client or scheme than the `X-Forwarded-*` headers sent with it. As with `X-Forwarded-For`,
+addresses left of the first untrusted hop were written by the client or by proxies we do not know,
+so they are not read; the `Forwarded` grammar is still checked on the whole header, because without
+it the elements cannot even be told apart.
 """
 
 from __future__ import annotations

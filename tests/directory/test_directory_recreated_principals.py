@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 import iamguard
+from iamguard.audit import MemorySink
 from iamguard.credentials import AccessDenied, Session
+from iamguard.directory import Directory
 from iamguard.directory.documents import principal_replaced
 from iamguard.policy.arn import PRINCIPAL_ID
+from iamguard.store.memory import MemoryStore
 from tests.credentials.conftest import TENANT, Env, build_env
 
 OBJECT = "arn:aws:s3:::bucket/key"
@@ -167,3 +170,20 @@ def test_principal_replaced_reads_the_json_and_touches_only_aws_principals(text:
         assert rewritten is text
     else:
         assert iamguard.policy.jsondoc.load_document(rewritten) == expected
+
+
+def test_the_delete_record_lists_each_trust_policy_it_rewrote() -> None:
+    store, sink = MemoryStore(), MemorySink()
+    Directory.create_tenant(store, TENANT)
+    directory = Directory(store, TENANT, audit=sink)
+    bob = directory.create_user("bob")
+    directory.create_role("deploy", trust(allow({"AWS": arn("user", "bob")})))
+    directory.create_role("other", trust(allow({"AWS": arn("user", "carol")})))
+    deploy_id = directory.get_role("deploy").role_id
+    sink.clear()
+    directory.delete_user("bob")
+    (record,) = sink.records
+    changes = record.to_dict()["extra"]["changes"]
+    assert [(change["op"], change["kind"]) for change in changes] == [("delete", "user"), ("update", "role")]
+    assert changes[0]["before"]["id"] == bob.user_id and changes[1]["id"] == deploy_id
+    assert changes[1]["before"]["trust_policy_sha256"] != changes[1]["after"]["trust_policy_sha256"]

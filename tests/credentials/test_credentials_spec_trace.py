@@ -38,6 +38,7 @@ from iamguard.store.database import StoreError
 from iamguard.web import Guard, WebRequest, rule
 from iamguard.web.endpoints import AuthEndpoints
 from tests.credentials.conftest import TENANT, Env, build_env
+from tests.credentials.test_credentials_tokens import b64, segments
 
 ALICE = f"arn:aws:iam::{TENANT}:user/alice"
 ORDER = "arn:app:orders::{tenant}:order/{order_id}"
@@ -57,16 +58,6 @@ ORDERS_POLICY = {"Version": "2012-10-17", "Statement": [
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    header, payload, _ = token.split(".")
-    return (json.loads(base64.urlsafe_b64decode(header + "==")),
-            json.loads(base64.urlsafe_b64decode(payload + "==")))
 
 
 def signing_input(header: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -125,7 +116,7 @@ def shop(mem_env: Env) -> tuple[Env, AccessKeyCredentials]:
 
 
 def _forgeries(env: Env, token: str) -> dict[str, str]:
-    header, payload = parts(token)
+    header, payload = segments(token)
     signing = signing_input(header, payload)
     forged = {f"JWT-01 alg {alg}": signing_input({**header, "alg": alg}, payload) + "."
               for alg in ("none", "None", "NONE", "nOnE")}
@@ -183,7 +174,7 @@ def test_jwt_03_a_token_naming_a_key_location_causes_no_outbound_request(mem_env
     creds = Credentials(mem_env.directory, clock=mem_env.clock, http_client=httpx.Client(
         transport=httpx.MockTransport(record)), **mem_env.settings)
     key = mem_env.user_with_key()
-    header, payload = parts(creds.get_session_token(key).token)
+    header, payload = segments(creds.get_session_token(key).token)
     for name, location in [("jku", "https://evil.example/jwks.json"), ("x5u", "https://evil.example/c.pem")]:
         with pytest.raises(InvalidToken):
             creds.authenticate(signed_by(mem_env, {**header, name: location}, payload))
@@ -200,7 +191,7 @@ def test_jwt_11_a_badly_signed_token_s_claims_reach_no_lookup_and_no_audit_field
     env, key = shop
     env.directory.create_user("victim")
     victim_arn = f"arn:aws:iam::{TENANT}:user/victim"
-    header, payload = parts(env.creds.get_session_token(key).token)
+    header, payload = segments(env.creds.get_session_token(key).token)
     payload.update(sub=victim_arn, src=victim_arn, jti="attacker-chosen-jti", uname="victim")
     foreign = Ed25519PrivateKey.generate()
     text = signing_input(header, payload)
@@ -374,7 +365,7 @@ def test_jwt_12_the_hs256_secret_appears_in_no_repr_error_or_token(tmp_path: Pat
     token = env.creds.get_session_token(key).token
     texts = [repr(env.creds), repr(env.creds.config), repr(env.creds._keys.active()), token,
              json.dumps(env.creds.jwks())]
-    header, payload = parts(token)
+    header, payload = segments(token)
     try:
         env.creds.authenticate(hmac_signed(header, {**payload, "sub": "x"}, secret[:-1] + b"\x00"))
     except InvalidToken as exc:

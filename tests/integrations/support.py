@@ -92,6 +92,10 @@ def wsgi_environ(method: str, target: bytes, headers: Iterable[tuple[str, str]] 
 
 def call_wsgi(app: Callable[..., Any], method: str, target: bytes, headers: Iterable[tuple[str, str]] = (), *,
               body: bytes = b"", client: str = PEER, scheme: str = "http") -> WsgiResponse:
+    return call_environ(app, wsgi_environ(method, target, headers, body=body, client=client, scheme=scheme))
+
+
+def call_environ(app: Callable[..., Any], environ: dict[str, Any]) -> WsgiResponse:
     captured: dict[str, Any] = {}
 
     def start_response(status: str, response_headers: Sequence[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -99,7 +103,7 @@ def call_wsgi(app: Callable[..., Any], method: str, target: bytes, headers: Iter
         captured["headers"] = {name.lower(): value for name, value in response_headers}
         return lambda data: None
 
-    chunks = app(wsgi_environ(method, target, headers, body=body, client=client, scheme=scheme), start_response)
+    chunks = app(environ, start_response)
     try:
         payload = b"".join(chunks)
     finally:

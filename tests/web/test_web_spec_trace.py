@@ -28,7 +28,15 @@ from iamguard.web.target import check_path
 from iamguard.web.wsgi import raw_target
 from tests.integrations.apps import flask_app
 from tests.integrations.django_views import CALLS
-from tests.integrations.support import READER, Calls, bearer, configure_django, stub_guard, wsgi_environ
+from tests.integrations.support import (
+    READER,
+    Calls,
+    bearer,
+    call_environ,
+    configure_django,
+    stub_guard,
+    wsgi_environ,
+)
 from tests.integrations.test_integrations_parity_redteam6 import MIDDLEWARE, send_everywhere
 from tests.web.asgi_support import call_raw
 from tests.web.stubs import ALICE, ORDER_ARN, TENANT, StubSession, standard_authority
@@ -97,20 +105,8 @@ def test_map_06_a_percent_left_after_decoding_is_400_without_a_raw_target(path: 
 # ---- MAP-10: a WSGI deployment prefix changes nothing ---------------------------------------------
 
 def _wsgi_call(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, bytes]:
-    captured: dict[str, int] = {}
-
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-        captured["status"] = int(status.split(" ", 1)[0])
-        return lambda data: None
-
-    chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-    return captured["status"], body
+    response = call_environ(app, environ)
+    return response.status, response.body
 
 
 @pytest.mark.parametrize("script_name", ["", "/deploy", "/a/b"])

@@ -10,17 +10,28 @@ from typing import Any
 from iamguard.directory import documents
 from iamguard.directory import validation as valid
 from iamguard.directory.core import page_from_store, paginate
-from iamguard.directory.errors import DeleteConflictError, EntityAlreadyExistsError, LimitExceededError
+from iamguard.directory.errors import (
+    DeleteConflictError,
+    EntityAlreadyExistsError,
+    LimitExceededError,
+    MalformedPolicyDocumentError,
+)
 from iamguard.directory.model import ManagedPolicy, Page, PolicyEntities, PolicyVersion
 from iamguard.directory.principals import PrincipalOperations
+from iamguard.errors import Finding
 from iamguard.policy.model import PolicyKind
 from iamguard.store.base import GROUP, ROLE, USER, PolicyRecord, VersionRecord
 
 
 class PolicyOperations(PrincipalOperations):
     def _managed_document(self, source: object) -> str:
-        text, _ = documents.validated(source, PolicyKind.IDENTITY, limit=self.quotas.managed_policy_size,
-                                      what="PolicyDocument")
+        text, policy = documents.validated(source, PolicyKind.IDENTITY, limit=self.quotas.managed_policy_size,
+                                           what="PolicyDocument")
+        # IAM's CreatePolicy and CreatePolicyVersion take only the current language (policy
+        # variables on); inline policies may still omit Version or name 2008-10-17.
+        if not policy.document.variables_enabled:
+            raise MalformedPolicyDocumentError("Policy document must be version 2012-10-17 or greater", [Finding(
+                "/Version", "a managed policy must say \"Version\": \"2012-10-17\"", "InvalidVersion")])
         return text
 
     def create_policy(self, policy_name: str, policy_document: Any, path: str = "/",

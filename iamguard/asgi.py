@@ -35,8 +35,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, ParamSpec
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException, WebSocketException
@@ -76,6 +76,8 @@ from iamguard.web.target import Rejection
 from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 
 logger = logging.getLogger("iamguard.asgi")
+
+_P = ParamSpec("_P")
 
 SCOPE_KEY = "iamguard"  # scope[SCOPE_KEY] holds the IamContext of an authorized request
 
@@ -405,10 +407,17 @@ class Iam:
     # ---- decorators -----------------------------------------------------------------------
 
     def protect(self, action: str, resource: str, *, methods: str | Iterable[str] | None = None,
-                read_only: bool | None = None, context: Sequence[ContextProvider] = ()) -> Callable[[Any], Any]:
-        """Decorate a Starlette endpoint (function or HTTPEndpoint method, HTTP or WebSocket)."""
+                read_only: bool | None = None, context: Sequence[ContextProvider] = ()
+                ) -> Callable[[Callable[_P, Any]], Callable[_P, Coroutine[Any, Any, Any]]]:
+        """Decorate a Starlette endpoint (function or HTTPEndpoint method, HTTP or WebSocket). The
+        endpoint keeps its parameters; it becomes a coroutine function whose result may be the
+        guard's denial instead of the endpoint's own answer."""
         item = rule(action, resource, methods=methods, read_only=read_only, context=context)
-        return functools.partial(self._enforcing, item)
+
+        def decorate(endpoint: Callable[_P, Any]) -> Callable[_P, Coroutine[Any, Any, Any]]:
+            return self._enforcing(item, endpoint)
+
+        return decorate
 
     def public(self, endpoint: Any = None, *, methods: str | Iterable[str] | None = None) -> Any:
         """`@iam.public` or `@iam.public(methods=...)`: no authentication; also usable on a
@@ -421,11 +430,11 @@ class Iam:
 
         return mark(endpoint) if endpoint is not None else mark
 
-    def _enforcing(self, item: RouteRule, endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    def _enforcing(self, item: RouteRule, endpoint: Callable[_P, Any]) -> Callable[_P, Coroutine[Any, Any, Any]]:
         guard = self.guard
 
         @functools.wraps(endpoint)
-        async def enforced(*args: Any, **kwargs: Any) -> Any:
+        async def enforced(*args: _P.args, **kwargs: _P.kwargs) -> Any:
             connection = next((arg for arg in reversed(args) if isinstance(arg, HTTPConnection)), None)
             if connection is None:
                 raise TypeError("iamguard: the decorated endpoint received no request or websocket")
@@ -459,7 +468,7 @@ class Iam:
     # ---- FastAPI --------------------------------------------------------------------------
 
     def require(self, action: str, resource: str, *, read_only: bool | None = None,
-                context: Sequence[ContextProvider] = ()) -> Callable[..., Any]:
+                context: Sequence[ContextProvider] = ()) -> Callable[[HTTPConnection], Coroutine[Any, Any, IamContext]]:
         """A FastAPI dependency: `Depends(iam.require(action, resource))`. Returns the IamContext."""
         item = rule(action, resource, read_only=read_only, context=context)
         guard = self.guard

@@ -82,6 +82,7 @@ listing), `endpoints` (token endpoints), `throttle` (per-address limits), `asgi_
 
 from iamguard.web.endpoints import AuthEndpoints
 from iamguard.web.guard import (
+    ContextProvider,
     Guard,
     GuardConfig,
     Identity,
@@ -120,6 +121,7 @@ __all__ = [
     "WEBSOCKET",
     "AuthEndpoints",
     "ContextInput",
+    "ContextProvider",
     "Guard",
     "GuardConfig",
     "IamContext",

@@ -234,6 +234,8 @@ class EvaluationState:
             result = (reader(raw[0]),) if len(raw) == 1 else tuple([reader(value) for value in raw])
         except ValueError as exc:
             raise EvaluationError(f"context key {key_lower!r}: {exc}") from None
+        except Exception as exc:  # a caller's object that fails oddly (a tzinfo that raises) is unreadable too
+            raise EvaluationError(f"context key {key_lower!r}: unreadable ({type(exc).__name__})") from None
         self._coerced[cache_key] = result
         return result
 

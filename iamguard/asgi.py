@@ -36,7 +36,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar, overload
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException, WebSocketException
@@ -78,6 +78,8 @@ from iamguard.web.throttle import DEFAULT_SOURCE_LIMIT, SourceLimit
 logger = logging.getLogger("iamguard.asgi")
 
 _P = ParamSpec("_P")
+_EndpointT = TypeVar("_EndpointT", bound=Callable[..., Any])  # an endpoint function or an ASGI app object
+_EndpointClassT = TypeVar("_EndpointClassT")  # an HTTPEndpoint or WebSocketEndpoint class
 
 SCOPE_KEY = "iamguard"  # scope[SCOPE_KEY] holds the IamContext of an authorized request
 
@@ -418,6 +420,17 @@ class Iam:
             return self._enforcing(item, endpoint)
 
         return decorate
+
+    @overload
+    def public(self, endpoint: type[_EndpointClassT], *, methods: str | Iterable[str] | None = None
+               ) -> type[_EndpointClassT]: ...
+
+    @overload
+    def public(self, endpoint: _EndpointT, *, methods: str | Iterable[str] | None = None) -> _EndpointT: ...
+
+    @overload
+    def public(self, endpoint: None = None, *, methods: str | Iterable[str] | None = None
+               ) -> Callable[[_EndpointT], _EndpointT]: ...
 
     def public(self, endpoint: Any = None, *, methods: str | Iterable[str] | None = None) -> Any:
         """`@iam.public` or `@iam.public(methods=...)`: no authentication; also usable on a

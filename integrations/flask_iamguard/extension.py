@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 import click
 from flask import Blueprint, Flask, Request, Response, after_this_request, current_app, g, request
 from flask.cli import with_appcontext
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
@@ -50,6 +51,33 @@ EXTENSION_KEY = "iamguard"
 # same environ, and that app's rules are not the ones this decision was made under.
 _DECIDED = "iamguard.iam"
 _DECIDED_BY = "iamguard.app"
+
+_P = ParamSpec("_P")
+# A view's own answer: what Flask accepts from a view (`flask.typing.ResponseReturnValue`).
+_R = TypeVar("_R", bound=ResponseReturnValue)
+_BlueprintT = TypeVar("_BlueprintT", bound=Blueprint)
+_MarkedT = TypeVar("_MarkedT", bound="Callable[..., Any] | Blueprint")
+
+
+class ViewDecorator(Protocol):
+    """What `IamGuard.require(...)` returns. A blueprint comes back as itself. A view (function,
+    handler method, `as_view()` function) comes back wrapped, with its own parameters; its result
+    may be the guard's denial (a `Response`) instead of the view's own answer, and an `async def`
+    view stays a coroutine function. A callable typed as returning an awaitable is an async view, as
+    Flask types one (`flask.typing.RouteCallable`, which `View.as_view()` returns, is either)."""
+
+    @overload
+    def __call__(self, target: _BlueprintT, /) -> _BlueprintT: ...
+
+    @overload
+    def __call__(self, target: Callable[_P, _R], /) -> Callable[_P, _R | Response]: ...
+
+    @overload
+    def __call__(self, target: Callable[_P, Coroutine[Any, Any, _R]], /
+                 ) -> Callable[_P, Coroutine[Any, Any, _R | Response]]: ...
+
+    @overload
+    def __call__(self, target: Callable[_P, Awaitable[_R]], /) -> Callable[_P, Awaitable[_R | Response]]: ...
 
 
 def _decided() -> IamContext | None:
@@ -325,7 +353,7 @@ class IamGuard:
     # ---- decorators -----------------------------------------------------------------------
 
     def require(self, action: str, resource: str, *, methods: str | Iterable[str] | None = None,
-                read_only: bool | None = None, context: Sequence[ContextProvider] = ()) -> Callable[[Any], Any]:
+                read_only: bool | None = None, context: Sequence[ContextProvider] = ()) -> ViewDecorator:
         """Protect a view function, a `MethodView` handler method, an `as_view()` function or a
         whole blueprint (a default for every view in it that has no rule of its own)."""
         item = rule(action, resource, methods=methods, read_only=read_only, context=context)
@@ -341,6 +369,13 @@ class IamGuard:
             return self._enforcing(item, target)
 
         return apply
+
+    @overload
+    def public(self, target: _MarkedT, *, methods: str | Iterable[str] | None = None) -> _MarkedT: ...
+
+    @overload
+    def public(self, target: None = None, *, methods: str | Iterable[str] | None = None
+               ) -> Callable[[_MarkedT], _MarkedT]: ...
 
     def public(self, target: Any = None, *, methods: str | Iterable[str] | None = None) -> Any:
         """`@iam.public` or `@iam.public(methods=...)` on a view, a handler method or a blueprint:

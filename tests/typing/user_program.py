@@ -26,14 +26,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from fastapi import Depends, FastAPI
-from flask import Flask, g
+from flask import Blueprint, Flask, g
+from flask import Response as FlaskResponse
+from flask.views import MethodView
 from flask_iamguard import IamGuard, auth_blueprint
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 import iamguard
 from iamguard import (
@@ -467,6 +471,8 @@ def flask_app(guard: Guard, credentials: Credentials) -> Flask:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    assert_type(health, Callable[[], dict[str, str]])  # marked, not wrapped: the very function
+
     iam.check_app(app)
     return app
 
@@ -519,6 +525,108 @@ def _decorated_endpoints_keep_their_parameters(iam: Iam, request: StarletteReque
     answer = assert_type(order(request), Coroutine[Any, Any, Any])
     answer.close()
     order("not a request").close()  # type: ignore[arg-type]
+
+
+class ShopBlueprint(Blueprint):
+    """A user's own Blueprint subclass: the decorators hand it back as that subclass."""
+
+
+def _starlette_public_hands_back_what_it_marks(iam: Iam, request: StarletteRequest) -> None:
+    """Type-checked, never run: `@iam.public` and `@iam.public(methods=...)` mark an endpoint
+    function, an endpoint class or an ASGI app object and return that very object, typed as it was;
+    anything that cannot be an endpoint is an error."""
+
+    @iam.public
+    async def health(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({})
+
+    @iam.public(methods="GET")
+    def version(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({})
+
+    class Ping(HTTPEndpoint):
+        async def get(self, request: StarletteRequest) -> JSONResponse:
+            return JSONResponse({})
+
+    assert_type(health(request), Coroutine[Any, Any, JSONResponse]).close()
+    assert_type(version(request), JSONResponse)
+    assert_type(iam.public(Ping), type[Ping])
+    assert_type(iam.public(methods="GET")(Ping), type[Ping])
+    static = assert_type(iam.public(StaticFiles(directory="static", check_dir=False)), StaticFiles)
+    Route("/health", health), Route("/version", version), Route("/ping", Ping), Mount("/static", static)
+
+    health("not a request").close()  # type: ignore[arg-type]  # the endpoint keeps its parameters
+    version(request, "extra")  # type: ignore[call-arg]
+    iam.public("GET")  # type: ignore[call-overload]  # methods are keyword-only: "GET" is no endpoint
+    iam.public(methods="GET")(42)  # type: ignore[type-var]
+
+
+def _flask_decorators_keep_their_types(iam: IamGuard) -> None:
+    """Type-checked, never run: `@iam.require` keeps a view's parameters and adds the guard's denial
+    (a Flask Response) to what the view answers; an `async def` view stays a coroutine function; a
+    blueprint, and whatever `@iam.public` marks, come back as they were."""
+
+    @iam.require("orders:GetOrder", ORDER_ARN)
+    def get_order(order_id: str) -> dict[str, str]:
+        return {"id": order_id}
+
+    @iam.require("orders:GetOrder", ORDER_ARN, methods="GET")
+    async def get_order_later(order_id: str) -> tuple[dict[str, str], int]:
+        return {"id": order_id}, 200
+
+    class Lines(MethodView):
+        @iam.require("orders:ListOrders", ORDERS_ARN, methods="GET")
+        def get(self, order_id: str) -> str:
+            return order_id
+
+    class Notes(MethodView):
+        decorators = [iam.require("orders:GetOrder", ORDER_ARN)]  # Flask's own place for view decorators
+
+    @iam.public
+    def health() -> dict[str, str]:
+        return {}
+
+    @iam.public(methods="GET")
+    def status() -> str:
+        return "ok"
+
+    assert_type(get_order("1001"), dict[str, str] | FlaskResponse)
+    assert_type(get_order_later("1001"), Coroutine[Any, Any, tuple[dict[str, str], int] | FlaskResponse]).close()
+    assert_type(Lines().get("1001"), str | FlaskResponse)
+    assert_type(health, Callable[[], dict[str, str]])
+    assert_type(status, Callable[[], str])
+    shop = ShopBlueprint("shop", __name__)
+    assert_type(iam.require("orders:GetOrder", ORDER_ARN)(shop), ShopBlueprint)
+    assert_type(iam.public(shop), ShopBlueprint)
+    assert_type(iam.public(methods="GET")(shop), ShopBlueprint)
+    app = Flask(__name__)
+    # An as_view() function (typed by Flask as a sync or an async view) stays one Flask accepts.
+    app.add_url_rule("/lines/<order_id>", view_func=iam.require("orders:ListOrders", ORDERS_ARN)(
+        Lines.as_view("lines")))
+    app.add_url_rule("/notes/<order_id>", view_func=iam.public(Notes.as_view("notes")))
+
+
+def _flask_decorator_misuse_is_an_error(iam: IamGuard) -> None:
+    """Type-checked, never run: each ignore fails as unused if the decorators hand back Any."""
+
+    @iam.require("orders:GetOrder", ORDER_ARN)
+    def get_order(order_id: str) -> dict[str, str]:
+        return {"id": order_id}
+
+    get_order(1001)  # type: ignore[arg-type]  # the view keeps its parameters
+    get_order("1001")["id"]  # type: ignore[index]  # the answer may be the guard's denial, a Response
+
+    @iam.require("orders:GetOrder", ORDER_ARN)  # type: ignore[type-var]  # None is no answer Flask sends
+    def forgot_to_answer(order_id: str) -> None:
+        pass
+
+    class Lines(MethodView):
+        pass
+
+    iam.require("orders:ListOrders", ORDERS_ARN)(Lines)  # type: ignore[type-var]  # a class: refused at run time too
+    iam.require("orders:GetOrder", ORDER_ARN)(42)  # type: ignore[call-overload]
+    iam.public("GET")  # type: ignore[call-overload]  # methods are keyword-only: "GET" is no view
+    iam.public(methods="GET")(42)  # type: ignore[type-var]
 
 
 # ---- the whole program ------------------------------------------------------------------------

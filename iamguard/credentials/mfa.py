@@ -42,7 +42,7 @@ from iamguard.credentials.errors import (
 )
 from iamguard.credentials.hashing import DummyHash, hash_secret, verify_secret
 from iamguard.credentials.records import MfaDeviceRecord, RecoveryCodeRecord, ThrottleState
-from iamguard.credentials.sealing import Sealer, SealError
+from iamguard.credentials.sealing import Sealer
 from iamguard.credentials.store import AlreadyExists, CredentialStore, LimitReached, locked_before
 from iamguard.store.database import StoreError
 
@@ -175,12 +175,13 @@ class MfaService:
         device = self.device(user_id, serial_number)
         if device.enabled:
             raise EntityAlreadyExists(f"MFA device {serial_number} is already enabled")
+        seed = self._seed(device)  # before the attempt is counted: see `verify`
         now = self._clock.time()
         claims = self._check_unlocked(device, user_id, now)
         if not (totp.well_formed(code1) and totp.well_formed(code2)):
             self._fail(device, user_id, now, "malformed_code", claims)
         assert isinstance(code1, str) and isinstance(code2, str)
-        step = totp.consecutive_step(self._seed(device), code1, code2, now)
+        step = totp.consecutive_step(seed, code1, code2, now)
         if step is None or not self._store.enable_mfa_device(device.device_id, step, now):
             self._fail(device, user_id, now, "wrong_enrolment_codes", claims)
         self._succeeded(device, user_id)
@@ -278,6 +279,10 @@ class MfaService:
     def verify(self, device: MfaDeviceRecord, code: object) -> MfaVerification:
         """Accept `code` for an enabled device at most once; raise otherwise."""
         self._store.check_attempts_commit()
+        # Opened before the attempt is counted: a seed that does not open (SealError, a process
+        # with another data_key) is the server's fault, and no count towards a lock may come of it,
+        # whatever counts earlier attempts left (a release undoes only a count that is alone).
+        seed = self._seed(device)
         now = self._clock.time()
         claims = self._check_unlocked(device, device.user_id, now)
         if not device.enabled:
@@ -285,11 +290,6 @@ class MfaService:
         if not totp.well_formed(code):
             self._fail(device, device.user_id, now, "malformed_code", claims)
         assert isinstance(code, str)
-        try:
-            seed = self._seed(device)
-        except SealError:  # a misconfigured server, not a wrong code: no step towards a lock
-            self._release(claims, now)
-            raise
         steps = totp.matching_steps(seed, code, now)
         if not steps:
             self._fail(device, device.user_id, now, "wrong_code", claims)

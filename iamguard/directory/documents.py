@@ -8,11 +8,13 @@ stored; a malformed document raises MalformedPolicyDocumentError with every find
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from iamguard.directory.errors import InvalidInputError, LimitExceededError, MalformedPolicyDocumentError
 from iamguard.engine.compiler import Policy, parse_policy
 from iamguard.errors import Finding, PolicyError, join_pointer
+from iamguard.policy.arn import read_principal
 from iamguard.policy.model import PolicyKind, StatementEffect
 
 _WHITESPACE = " \t\n\r"
@@ -58,11 +60,36 @@ def validated(source: object, kind: PolicyKind, *, limit: int, what: str) -> tup
     return text, policy
 
 
+# A number of the document as `principal_replaced` holds it while the rest is rewritten: a string
+# that no stored policy can hold (U+0000 is refused in policy text), as json.dumps writes it.
+_KEPT_NUMBER = re.compile(r'"\\u0000([0-9]+)\\u0000"')
+
+
+def _names_principal(item: object, old: str) -> bool:
+    """Whether a principal entry names `old`: its ARN as written, or for a role any ARN of that
+    role (the engine matches a role's sessions by the role's name, whatever path the entry writes)."""
+    if item == old:
+        return True
+    if not isinstance(item, str):
+        return False
+    entry, named = read_principal(item), read_principal(old)
+    return entry.kind == named.kind == "role" and \
+        (entry.partition, entry.account, entry.name) == (named.partition, named.account, named.name)
+
+
 def principal_replaced(text: str, old: str, new: str) -> str:
-    """The document `text` with every `AWS` principal (Principal and NotPrincipal) equal to `old`
+    """The document `text` with every `AWS` principal (Principal and NotPrincipal) that names `old`
     written as `new`; `text` itself when it names `old` nowhere. Read as JSON, not searched as text,
-    so no spelling of `old` (an escaped `\\/`) is missed."""
-    document = json.loads(text)
+    so no spelling of `old` (an escaped `\\/`, a role ARN with another path) is missed. Numbers keep
+    their text (`1E5` stays `1E5`): only principals change, so a unique id written for an ARN never
+    makes a document larger than the quota it met."""
+    numbers: list[str] = []
+
+    def kept(raw: str) -> str:
+        numbers.append(raw)
+        return f"\x00{len(numbers) - 1}\x00"
+
+    document = json.loads(text, parse_int=kept, parse_float=kept)
     changed = False
     statements = document.get("Statement") if isinstance(document, dict) else None
     for statement in statements if isinstance(statements, list) else [statements]:
@@ -73,11 +100,13 @@ def principal_replaced(text: str, old: str, new: str) -> str:
             if not isinstance(principal, dict):
                 continue
             named = principal.get("AWS")
-            if named == old:
+            if _names_principal(named, old):
                 principal["AWS"], changed = new, True
-            elif isinstance(named, list) and old in named:
-                principal["AWS"], changed = [new if item == old else item for item in named], True
-    return json.dumps(document, ensure_ascii=False) if changed else text
+            elif isinstance(named, list) and any(_names_principal(item, old) for item in named):
+                principal["AWS"], changed = [new if _names_principal(item, old) else item for item in named], True
+    if not changed:
+        return text
+    return _KEPT_NUMBER.sub(lambda match: numbers[int(match.group(1))], json.dumps(document, ensure_ascii=False))
 
 
 def open_trust_findings(policy: Policy) -> list[Finding]:

@@ -258,5 +258,5 @@ class EvaluationState:
             return None
         try:
             return readers.to_text(raw[0])
-        except ValueError:
+        except Exception:  # ValueError, or a caller's object that fails oddly: unreadable either way
             return None

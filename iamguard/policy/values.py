@@ -30,9 +30,11 @@ _MAPPED_PREFIX = 96  # ::ffff:0:0/96 holds the IPv4-mapped addresses (RFC 4291 s
 
 
 def to_text(value: object) -> str:
-    """The text form IAM compares for string operators: booleans as true/false, numbers in decimal."""
+    """The text form IAM compares for string operators: booleans as true/false, numbers in decimal.
+    Each reader answers a value of its exact type, so no subclass's own comparison (one that
+    raises, or lies) runs after the read, where the evaluator cannot pin an error on a statement."""
     if isinstance(value, str):
-        return value
+        return value if type(value) is str else str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -60,7 +62,7 @@ def to_decimal(value: object) -> Decimal:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("numbers must be finite")
-        return value
+        return value if type(value) is Decimal else Decimal(value)
     if isinstance(value, str) and _NUMBER.fullmatch(value):
         try:
             return Decimal(value)
@@ -76,7 +78,10 @@ def to_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("a datetime without a time zone is ambiguous; pass an aware datetime")
-        return _in_utc(value, value.isoformat())
+        moment = _in_utc(value, value.isoformat())
+        return moment if type(moment) is datetime else datetime(
+            moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond,
+            tzinfo=timezone.utc)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, int):

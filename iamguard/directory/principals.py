@@ -143,14 +143,28 @@ class PrincipalOperations(DirectoryCore):
         name is not trusted (security spec ROLE-04). `iamguard.policy.arn.PRINCIPAL_ID` matches
         no request."""
         self._refuse_if_dependents(writer, record)
-        arn = self._arn(record)
         writer.delete_entity(record.unique_id)
+        self._replace_trusted(writer, self._arn(record), record.unique_id)
+
+    def _replace_trusted(self, writer: DirectoryWriter, old: str, new: str) -> None:
+        """Write `new` for the AWS principal `old` in every trust policy of the tenant. Used when a
+        principal is deleted (`new` is its unique id) and when a user is renamed or moved (`new` is
+        its new ARN: IAM's trust follows the unique id, so the freed name is trusted no more).
+        A longer ARN must not take a trust policy past its quota (an export must stay importable)."""
+        limit = self.quotas.trust_policy_size
         for role in writer.list_entities(self.tenant_id, ROLE):
             if role.trust_policy is None:
                 continue
-            rewritten = documents.principal_replaced(role.trust_policy, arn, record.unique_id)
-            if rewritten != role.trust_policy:
-                writer.update_entity(replace(role, trust_policy=rewritten))
+            try:
+                rewritten = documents.principal_replaced(role.trust_policy, old, new)
+            except ValueError:  # a damaged document: it grants no one (it cannot be evaluated) until replaced
+                continue
+            if rewritten == role.trust_policy:
+                continue
+            if documents.size(rewritten) > max(limit, documents.size(role.trust_policy)):
+                raise LimitExceededError(f"the trust policy of role {role.name} names {old}; written as {new} it "
+                                         f"would have more than {limit} characters")
+            writer.update_entity(replace(role, trust_policy=rewritten))
 
     def _refuse_if_dependents(self, reader: DirectoryReader, record: EntityRecord) -> None:
         """IAM refuses to delete a principal that still has anything attached to it."""

@@ -43,7 +43,9 @@ class UserOperations(PrincipalOperations):
             return Page(tuple(self._user(reader, record) for record in chosen), truncated, next_marker)
 
     def update_user(self, user_name: str, new_user_name: str | None = None, new_path: str | None = None) -> User:
-        """Rename and/or move a user. The unique id (and so everything bound to it) is kept."""
+        """Rename and/or move a user. The unique id (and so everything bound to it) is kept, and trust
+        policies that named the old ARN name the new one (as in IAM), so the freed name is trusted by
+        none of them. Refused (LimitExceeded) if that would take a trust policy past its size quota."""
         name = valid.user_name(new_user_name, "NewUserName") if new_user_name is not None else None
         moved = valid.path(new_path, "NewPath") if new_path is not None else None
         with self._writing("UpdateUser") as writer:
@@ -55,6 +57,8 @@ class UserOperations(PrincipalOperations):
                               path=moved if moved is not None else record.path)
             if updated != record:
                 writer.update_entity(updated)
+                if self._arn(updated) != self._arn(record):  # trust follows the user, not its old ARN
+                    self._replace_trusted(writer, self._arn(record), self._arn(updated))
             return self._user(writer, updated)
 
     def delete_user(self, user_name: str) -> None:

@@ -187,3 +187,34 @@ def test_the_delete_record_lists_each_trust_policy_it_rewrote() -> None:
     assert [(change["op"], change["kind"]) for change in changes] == [("delete", "user"), ("update", "role")]
     assert changes[0]["before"]["id"] == bob.user_id and changes[1]["id"] == deploy_id
     assert changes[1]["before"]["trust_policy_sha256"] != changes[1]["after"]["trust_policy_sha256"]
+
+
+def test_a_damaged_trust_policy_does_not_block_the_delete(tmp_path: Path) -> None:
+    import sqlite3
+
+    from iamguard.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "d.db")
+    Directory.create_tenant(store, TENANT)
+    directory = Directory(store, TENANT)
+    directory.create_user("bob")
+    directory.create_role("deploy", trust(allow({"AWS": arn("user", "bob")})))
+    directory.create_role("other", trust(allow({"AWS": arn("user", "bob")})))
+    raw = sqlite3.connect(tmp_path / "d.db")
+    with raw:
+        raw.execute("UPDATE dir_entities SET trust_policy = '{\"Statement\": [' WHERE name = 'deploy'")
+        raw.execute("UPDATE generation SET value = value + 1")
+    raw.close()
+    directory.delete_user("bob")
+    assert stored_trust_of(directory, "other")["Statement"][0]["Principal"]["AWS"].startswith("AIDA")
+    # The damaged document is left as it was, for an administrator to replace: it cannot be
+    # evaluated, so it lets no one assume the role meanwhile.
+    raw = sqlite3.connect(tmp_path / "d.db")
+    (damaged,) = raw.execute("SELECT trust_policy FROM dir_entities WHERE name = 'deploy'").fetchone()
+    raw.close()
+    assert damaged == '{"Statement": ['
+
+
+def stored_trust_of(directory: Directory, role_name: str) -> dict[str, Any]:
+    document = directory.get_role(role_name).assume_role_policy_document
+    return document if isinstance(document, dict) else iamguard.policy.jsondoc.load_document(document)

@@ -18,19 +18,55 @@ from iamguard.directory.core import page_from_store
 from iamguard.directory.errors import EntityAlreadyExistsError, LimitExceededError, MalformedPolicyDocumentError
 from iamguard.directory.model import AttachedPolicy, InlinePolicy, Page, Role, Tag
 from iamguard.directory.principals import PrincipalOperations
-from iamguard.policy.model import PolicyKind
-from iamguard.store.base import ROLE, EntityRecord
+from iamguard.engine.compiler import Policy
+from iamguard.errors import Finding, join_pointer
+from iamguard.policy.arn import split_arn
+from iamguard.policy.model import PolicyKind, PrincipalEntry
+from iamguard.store.base import ROLE, USER, DirectoryReader, EntityRecord
 
 
 class RoleOperations(PrincipalOperations):
-    def _trust_policy(self, source: object) -> str:
+    def _trust_policy(self, source: object) -> tuple[str, Policy]:
         text, policy = documents.validated(source, PolicyKind.TRUST, limit=self.quotas.trust_policy_size,
                                            what="AssumeRolePolicyDocument")
         if not self.allow_open_trust:
             findings = documents.open_trust_findings(policy)
             if findings:
                 raise MalformedPolicyDocumentError("AssumeRolePolicyDocument trusts everyone", findings)
-        return text
+        return text, policy
+
+    def _refuse_unknown_principals(self, reader: DirectoryReader, policy: Policy) -> None:
+        """IAM refuses a trust policy that names a user or role of its own account that does not
+        exist ("Invalid principal in policy"): the name would trust whoever takes it later (security
+        spec ROLE-04). Deleting or renaming a principal rewrites the trust policies that name it, so
+        a stored name always means the principal it was written for."""
+        findings = []
+        for statement in policy.document.statements:
+            clause = statement.principal
+            if clause is None:
+                continue
+            for entry in clause.entries:
+                kind = self._own_principal_kind(entry)
+                if kind is None:
+                    continue
+                name = entry.value.rsplit("/", 1)[-1]
+                record = reader.get_entity(self.tenant_id, kind, name)
+                if record is None or self._arn(record) != entry.value:
+                    element = "NotPrincipal" if clause.negated else "Principal"
+                    findings.append(Finding(join_pointer(join_pointer(statement.pointer, element), "AWS"),
+                                            f"{entry.value} names no {kind} of this tenant", "InvalidPrincipal"))
+        if findings:
+            raise MalformedPolicyDocumentError("Invalid principal in policy", findings)
+
+    def _own_principal_kind(self, entry: PrincipalEntry) -> str | None:
+        """USER or ROLE when `entry` is the ARN of a user or role of this tenant, else None."""
+        if entry.type != "AWS":
+            return None
+        parts = split_arn(entry.value)
+        if parts is None or parts[2] != "iam" or parts[4] != self.tenant_id or parts[1] != self.partition:
+            return None
+        kind = parts[5].split("/", 1)[0]
+        return kind if kind in (USER, ROLE) else None
 
     def create_role(self, role_name: str, assume_role_policy_document: Any, path: str = "/",
                     description: str = "", max_session_duration: int = 3600,
@@ -42,10 +78,11 @@ class RoleOperations(PrincipalOperations):
         checked_tags = valid.tags(tags)
         if len(checked_tags) > self.quotas.tags_per_entity:
             raise LimitExceededError(f"a role can have at most {self.quotas.tags_per_entity} tags")
-        trust = self._trust_policy(assume_role_policy_document)
+        trust, trust_policy = self._trust_policy(assume_role_policy_document)
         with self._writing("CreateRole") as writer:
             if writer.get_entity(self.tenant_id, ROLE, name) is not None:
                 raise EntityAlreadyExistsError(f"Role with name {name} already exists.")
+            self._refuse_unknown_principals(writer, trust_policy)
             boundary_id = self._boundary_id(writer, permissions_boundary) if permissions_boundary is not None \
                 else None
             record = EntityRecord(self.tenant_id, ROLE, self._fresh_id(writer, ROLE), name, checked_path,
@@ -81,9 +118,10 @@ class RoleOperations(PrincipalOperations):
 
     def update_assume_role_policy(self, role_name: str, policy_document: Any) -> None:
         """Replace the trust policy. Sessions already issued are not revoked by this (as in AWS)."""
-        trust = self._trust_policy(policy_document)
+        trust, trust_policy = self._trust_policy(policy_document)
         with self._writing("UpdateAssumeRolePolicy") as writer:
             record = self._entity(writer, ROLE, role_name)
+            self._refuse_unknown_principals(writer, trust_policy)
             if trust != record.trust_policy:
                 writer.update_entity(replace(record, trust_policy=trust))
 

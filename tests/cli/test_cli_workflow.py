@@ -471,6 +471,7 @@ def test_access_keys_sessions_roles_and_assume_role(program: Program, tmp_path: 
     assert as_role["Arn"] == assumed["AssumedRoleUser"]["Arn"]
 
     # once the trust policy names someone else, alice is denied: a "no" answer, exit status 1
+    program.ok("iam", "create-user", "--user-name", "admin")
     program.ok("iam", "update-assume-role-policy", "--role-name", "worker", "--policy-document",
                json.dumps(trust_for(ADMIN_ARN)))
     program.refused("sts", "assume-role", "--role-arn", ROLE_ARN, "--role-session-name", "job-2", env=key_env,
@@ -683,7 +684,7 @@ def test_list_commands_page_with_max_items_and_starting_token(program: Program) 
             directory.create_group(name)
             directory.add_user_to_group(name, "u1")
         for name in roles:
-            directory.create_role(name, json.dumps(trust_for(ALICE_ARN)))
+            directory.create_role(name, json.dumps(trust_for(f"arn:aws:iam::{TENANT}:user/u1")))
         for name, arn in zip(policies, arns, strict=True):
             directory.create_policy(name, json.dumps(READ))
             directory.attach_user_policy("u1", arn)

@@ -304,9 +304,9 @@ def test_mfa_06_step_up_challenge_remedy_and_plain_403(shop: tuple[Env, AccessKe
 
 
 def test_mfa_07_mfa_age_follows_the_signed_time_through_derived_sessions(env: Env) -> None:
+    key = env.user_with_key()
     env.directory.create_role("deploy", {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": "sts:AssumeRole"}]})
-    key = env.user_with_key()
     device = env.enabled_device()
     without = env.creds.authenticate(env.creds.get_session_token(key).token)
     context = env.creds.request_context(without, {"aws:MultiFactorAuthPresent": True, "aws:MultiFactorAuthAge": 0})

@@ -151,6 +151,7 @@ def test_an_explicit_deny_in_the_callers_policies_wins(env: Env, alice: AccessKe
 
 
 def test_unknown_roles_are_denied_like_forbidden_ones(env: Env, alice: AccessKeyCredentials) -> None:
+    env.directory.create_user("nobody-else")
     env.directory.create_role("deploy", trust({"AWS": f"arn:aws:iam::{TENANT}:user/nobody-else"}))
     messages = []
     for arn in (ROLE_ARN, f"arn:aws:iam::{TENANT}:role/missing", f"arn:aws:iam::{TENANT}:role/team/deploy",

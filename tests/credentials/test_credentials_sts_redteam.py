@@ -102,6 +102,7 @@ def test_an_untrusted_caller_cannot_tell_a_role_exists(env: Env, options: dict[s
 def test_a_code_is_not_spent_on_a_role_that_refuses_the_caller(env: Env) -> None:
     key = env.user_with_key("alice")
     env.directory.create_role("own", trust({"AWS": USER_ARN}))
+    env.directory.create_role("nobody", trust({"AWS": USER_ARN}))
     env.directory.create_role("admin", trust({"AWS": f"arn:aws:iam::{TENANT}:role/nobody"}))
     device = env.enabled_device()
     code = env.code(device)

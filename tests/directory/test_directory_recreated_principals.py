@@ -177,6 +177,7 @@ def test_the_delete_record_lists_each_trust_policy_it_rewrote() -> None:
     Directory.create_tenant(store, TENANT)
     directory = Directory(store, TENANT, audit=sink)
     bob = directory.create_user("bob")
+    directory.create_user("carol")
     directory.create_role("deploy", trust(allow({"AWS": arn("user", "bob")})))
     directory.create_role("other", trust(allow({"AWS": arn("user", "carol")})))
     deploy_id = directory.get_role("deploy").role_id

@@ -95,6 +95,7 @@ def test_trust_policy_size_quota(store: DirectoryStore, clock: FrozenClock) -> N
 
 def test_update_assume_role_policy(directory: Directory) -> None:
     directory.create_role("app", trust())
+    directory.create_user("alice")
     new = trust({"AWS": arn("user", "alice")})
     directory.update_assume_role_policy("app", new)
     assert directory.get_role("app").trust_policy_dict() == new

@@ -86,7 +86,9 @@ _TOP_LEVEL_ORDER = {"Version": 0, "Id": 1, "Statement": 2}
 def pointer_sort_key(pointer: str) -> tuple[tuple[int, int | str], ...]:
     """Order pointers as a policy reads: Version, Id, then statements, `/Statement/2` before `/Statement/10`."""
     tokens = pointer.split("/")[1:] if pointer else []
-    key = [(0, int(token)) if token.isdigit() else (1, token) for token in tokens]
+    # ASCII digits only: str.isdigit() is also true for `¹` or `①`, which int() refuses (a document
+    # may hold such a key, and its findings are sorted by pointer too).
+    key = [(0, int(token)) if token.isascii() and token.isdigit() else (1, token) for token in tokens]
     if tokens:
         key[0] = (_TOP_LEVEL_ORDER.get(tokens[0], 3), tokens[0])
     return tuple(key)

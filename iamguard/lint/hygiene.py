@@ -15,6 +15,14 @@ from iamguard.lint.findings import LintFinding, Severity
 from iamguard.policy.model import VERSION_2008, VERSION_2012
 
 _G = Severity.SUGGESTION
+# Redundant items are found by comparing items pairwise. Only an item with `*`, `?` or `$` can
+# cover an item of other text (a plain one covers only itself), so only those are compared with
+# the rest. A list whose comparisons do not fit in what is left of this budget for the document
+# (thousands of wildcard items: a generated or hostile document, still under the size limit) is
+# not checked for redundancy, as the linter may miss a redundancy but must not take minutes over
+# a document the parser reads in milliseconds.
+MAX_REDUNDANCY_COMPARISONS = 250_000
+_PATTERN_CHARACTERS = frozenset("*?$")
 
 
 def check_version(data: Any) -> Iterator[LintFinding]:
@@ -35,26 +43,32 @@ def check_version(data: Any) -> Iterator[LintFinding]:
 
 def check_duplicates(data: Any) -> Iterator[LintFinding]:
     variables = isinstance(data, Mapping) and data.get("Version") == VERSION_2012
+    budget = [MAX_REDUNDANCY_COMPARISONS]  # comparisons left for the whole document
     for pointer, raw in raw_statements(data):
         if not isinstance(raw, Mapping):
             continue
         for element in ("Action", "NotAction"):
-            yield from _list_duplicates(raw, pointer, element, "ACTION", str.lower, covers_action)
+            yield from _list_duplicates(raw, pointer, element, "ACTION", str.lower, covers_action, budget)
         for element in ("Resource", "NotResource"):
             yield from _list_duplicates(
                 raw, pointer, element, "RESOURCE", str,
-                lambda general, specific: covers_resource(general, specific, variables=variables),
+                lambda general, specific: covers_resource(general, specific, variables=variables), budget,
             )
 
 
 def _list_duplicates(
     raw: Mapping[str, Any], pointer: str, element: str, noun: str,
-    normalize: Callable[[str], str], covers: Callable[[str, str], bool],
+    normalize: Callable[[str], str], covers: Callable[[str, str], bool], budget: list[int],
 ) -> Iterator[LintFinding]:
     items = raw.get(element)
     if not isinstance(items, list):
         return
     texts = [(index, item) for index, item in enumerate(items) if isinstance(item, str)]
+    patterns = [(index, item) for index, item in texts if not _PATTERN_CHARACTERS.isdisjoint(item)]
+    comparisons = len(patterns) * len(texts)
+    compare = comparisons <= budget[0]
+    if compare:
+        budget[0] -= comparisons
     seen: dict[str, int] = {}
     for index, item in texts:
         key = normalize(item)
@@ -66,8 +80,10 @@ def _list_duplicates(
             )
             continue
         seen[key] = index
+        if not compare:
+            continue
         # Of two spellings that match each other (`a*` and `a**`), only the later one is reported.
-        wider = next((other for other_index, other in texts
+        wider = next((other for other_index, other in patterns
                       if other_index != index and normalize(other) != key and covers(other, item)
                       and not (other_index > index and covers(item, other))), None)
         if wider is not None:

@@ -319,9 +319,10 @@ def test_rule_63_a_value_substituted_into_an_arn_operator_is_literal(account: st
 @pytest.fixture
 def mfa_env(tmp_path: Path) -> tuple[Env, AccessKeyCredentials]:
     env = build_env("memory", tmp_path)
+    key = env.user_with_key()  # the trust policy names alice, so she exists first
     env.directory.create_role("deploy", {"Version": V2012, "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{TENANT}:user/alice"}, "Action": "sts:AssumeRole"}]})
-    return env, env.user_with_key()
+    return env, key
 
 
 def test_rule_64_65_mfa_keys_follow_the_kind_of_credential(mfa_env: tuple[Env, AccessKeyCredentials]) -> None:

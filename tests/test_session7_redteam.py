@@ -28,7 +28,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iamguard
-from iamguard.credentials import AccessDenied, Session
 from iamguard.credentials import totp as totp_math
 from iamguard.credentials.sealing import SealError
 from iamguard.directory import Directory, documents
@@ -36,37 +35,12 @@ from iamguard.directory.errors import MalformedPolicyDocumentError
 from iamguard.policy import values as readers
 from iamguard.store.memory import MemoryStore
 from tests.credentials.conftest import TENANT, Env, build_env
+from tests.directory.test_directory_recreated_principals import allow, arn, trust
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Env:
     return build_env(request.param, tmp_path)
-
-
-def arn(kind: str, name: str) -> str:
-    return f"arn:aws:iam::{TENANT}:{kind}/{name}"
-
-
-def trust(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-def allow(principal: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
-
-
-def signed_in(env: Env, user_name: str) -> Session:
-    key = env.creds.create_access_key(user_name)
-    return env.creds.authenticate_access_key(key.access_key_id, key.secret_access_key)
-
-
-def can_assume(env: Env, session: Session, role_name: str = "deploy") -> bool:
-    try:
-        env.creds.assume_role(arn("role", role_name), "s1", session)
-    except AccessDenied:
-        return False
-    return True
-
 
 # --- a deleted role, named by another spelling of its ARN ------------------------------------------
 

@@ -383,7 +383,8 @@ class Credentials:
             raise InvalidToken("the token belongs to another tenant")
         self._liveness.check(claims)
         try:
-            resolved = self.directory.resolve(claims.source_arn, unique_id=claims.principal_id)
+            resolved = self.directory.resolve(claims.source_arn, unique_id=claims.principal_id,
+                                              at_least=generation[0])
         except NoSuchEntityError:
             raise RevokedToken("the user or role of this session no longer exists") from None
         session = self._session(claims, resolved)
@@ -490,7 +491,8 @@ class Credentials:
                 return warm
         generation = self._warm.generation()
         try:
-            resolved = self.directory.resolve(session.source_arn, unique_id=session.principal_id)
+            resolved = self.directory.resolve(session.source_arn, unique_id=session.principal_id,
+                                              at_least=generation[0])
         except NoSuchEntityError:
             raise RevokedToken("the user or role of this session no longer exists") from None
         policy_set = resolved.policy_set_with(resource_policy, session.session_policies or None)

@@ -127,7 +127,7 @@ class LivenessChecker:
         with self._lock:
             if self._cache.get(key):
                 return
-        self._check_uncached(claims)
+        self._check_uncached(claims, key[0][0])
         with self._lock:
             self._cache[key] = True
 
@@ -153,13 +153,13 @@ class LivenessChecker:
         if record is None or record.tenant_id != self._tenant or record.status != ACTIVE or record.user_id != user_id:
             raise InvalidClientTokenId("the access key is no longer active")
         try:
-            self._directory.resolve_id(user_id)
+            self._directory.resolve_id(user_id, at_least=key[0][0])
         except NoSuchEntityError:
             raise InvalidClientTokenId("the access key's user no longer exists") from None
         with self._lock:
             self._cache[key] = True
 
-    def _check_uncached(self, claims: SessionClaims) -> None:
+    def _check_uncached(self, claims: SessionClaims, at_least: int) -> None:
         if self._store.token_revoked(self._tenant, claims.jti):
             raise RevokedToken("the session was revoked")
         for ancestor in claims.ancestor_jtis:
@@ -170,7 +170,7 @@ class LivenessChecker:
             raise RevokedToken("the sessions of this principal were revoked after this one was issued")
         for unique_id in claims.lineage:
             try:
-                self._directory.resolve_id(unique_id)
+                self._directory.resolve_id(unique_id, at_least=at_least)
             except NoSuchEntityError:
                 raise RevokedToken("a user or role this session derives from no longer exists") from None
         if claims.access_key_id is not None:

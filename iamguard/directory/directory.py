@@ -152,15 +152,18 @@ class Directory(UserOperations, GroupOperations, RoleOperations, PolicyOperation
 
     # resolution and decisions
 
-    def resolve(self, principal_arn: str, *, unique_id: str | None = None) -> ResolvedPrincipal:
+    def resolve(self, principal_arn: str, *, unique_id: str | None = None,
+                at_least: int | None = None) -> ResolvedPrincipal:
         """The user or role with its compiled policies. With `unique_id`, the ARN must still name
-        that principal (not a user recreated under the same name). Raises NoSuchEntityError,
-        InvalidInputError, or StoreError when the store cannot be read."""
-        return self._resolver.resolve(principal_arn, unique_id)
+        that principal (not a user recreated under the same name). With `at_least`, a store
+        generation the caller has already seen, nothing read before it is used (see
+        `PrincipalResolver.resolve`). Raises NoSuchEntityError, InvalidInputError, or StoreError
+        when the store cannot be read."""
+        return self._resolver.resolve(principal_arn, unique_id, at_least)
 
-    def resolve_id(self, unique_id: str) -> ResolvedPrincipal:
+    def resolve_id(self, unique_id: str, *, at_least: int | None = None) -> ResolvedPrincipal:
         """Resolve a user or role by unique id (credentials are bound to ids: renames keep them)."""
-        return self._resolver.resolve_id(unique_id)
+        return self._resolver.resolve_id(unique_id, at_least)
 
     def authorize(
         self,

@@ -220,7 +220,13 @@ class PrincipalResolver:
         self._tenant = tenant
         self.cache = GenerationCache(store, clock, ttl, maxsize)
 
-    def resolve(self, principal_arn: object, unique_id: str | None = None) -> ResolvedPrincipal:
+    def resolve(self, principal_arn: object, unique_id: str | None = None,
+                at_least: int | None = None) -> ResolvedPrincipal:
+        """`at_least`: a store generation the caller has already read (its own cache of answers
+        derived from this one is kept under it). The cache re-reads the generation on its own
+        schedule, so it may still hold entries of an older generation, unaware of another
+        process's write that the caller has seen: those are not used, or the caller would keep a
+        stale answer under the newer generation, past the TTL bound (CACHE-02)."""
         parsed = parse_iam_arn(principal_arn, (USER, ROLE), "PrincipalArn")
         assert isinstance(principal_arn, str)
         tenant = self._tenant
@@ -235,26 +241,26 @@ class PrincipalResolver:
                 return None
             return record
 
-        resolved = self._cached(("arn", tenant.tenant_id, principal_arn), find, principal_arn)
+        resolved = self._cached(("arn", tenant.tenant_id, principal_arn), find, principal_arn, at_least)
         if unique_id is not None and resolved.unique_id != unique_id:
             raise NoSuchEntityError(f"{principal_arn} is now a different principal (unique id changed)")
         return resolved
 
-    def resolve_id(self, unique_id: str) -> ResolvedPrincipal:
+    def resolve_id(self, unique_id: str, at_least: int | None = None) -> ResolvedPrincipal:
         tenant = self._tenant
 
         def find(reader: DirectoryReader) -> EntityRecord | None:
             record = reader.get_entity_by_id(tenant.tenant_id, unique_id)
             return record if record is not None and record.kind in (USER, ROLE) else None
 
-        return self._cached(("id", tenant.tenant_id, unique_id), find, unique_id)
+        return self._cached(("id", tenant.tenant_id, unique_id), find, unique_id, at_least)
 
-    def _cached(self, key: tuple[str, ...], find: Any, shown: str) -> ResolvedPrincipal:
+    def _cached(self, key: tuple[str, ...], find: Any, shown: str, at_least: int | None = None) -> ResolvedPrincipal:
         try:
             writing = self._store.in_write()
             if not writing:
                 hit = self.cache.get(key)
-                if hit is not None:
+                if hit is not None and (at_least is None or hit.generation >= at_least):
                     return hit
             with self._store.read() as reader:
                 record = find(reader)

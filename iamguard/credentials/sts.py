@@ -71,6 +71,8 @@ from iamguard.engine.evaluator import PolicySet
 from iamguard.errors import PolicyError
 
 MAX_SESSION_POLICY_CHARS = 2048
+# As long as MfaService's device ids ("mfa-" and 24 hex digits), for `_check_fits`.
+_DEVICE_ID_PLACEHOLDER = "mfa-" + "0" * 24
 # Keys describing the caller or the STS request are computed here; a caller-supplied value for
 # any of them is dropped from the extra request context.
 _RESERVED_PREFIXES = ("aws:principal", "aws:multifactor", "aws:tokenissuetime", "aws:sourceidentity",
@@ -165,6 +167,12 @@ class StsService:
                           session_name=claims.role_session_name, source_identity=claims.source_identity,
                           caller_arn=caller_arn)
         return IssuedToken(token, claims.expires_at, claims.principal_arn, claims.jti)
+
+    def _check_fits(self, claims: SessionClaims, now: int, *, device: bool) -> None:
+        """Raise PackedPolicyTooLarge before a second factor is spent on a token that could not be
+        issued: a TOTP step or a recovery code is single-use, and a refused call must not use it up.
+        Mints (and discards) the token with the claims the verification would set."""
+        self._codec.mint(replace(claims, mfa_time=now, mfa_device_id=_DEVICE_ID_PLACEHOLDER if device else None))
 
     def _require_live(self, caller: Session) -> None:
         """A Session object may be held for a while; make sure it has not died since."""
@@ -317,13 +325,7 @@ class StsService:
             maximum = min(maximum, CHAINED_ROLE_MAX_SECONDS)
         duration = self._duration(duration_seconds, min(self._config.role_session_default_seconds, maximum),
                                   maximum, "for this role")
-        verification = None
-        if mfa_code is not None or recovery_code is not None or serial_number is not None:
-            verification = self._second_factor(self._human(caller), mfa_code, serial_number, recovery_code)
-        mfa_time = verification.verified_at if verification else (
-            int(caller.mfa_authenticated_at.timestamp()) if caller.mfa_authenticated_at else None)
-        mfa_device = verification.device_id if verification else caller.mfa_device_id
-
+        mfa_time = int(caller.mfa_authenticated_at.timestamp()) if caller.mfa_authenticated_at else None
         expires = now + duration
         if caller.claims is not None:
             expires = min(expires, caller.claims.expires_at)  # never outlive the parent session
@@ -332,11 +334,17 @@ class StsService:
             tenant_id=self._tenant, credential_type=CREDENTIAL_ROLE,
             principal_arn=self.session_arn(role, name), source_arn=role.arn, principal_id=role.role_id,
             userid=f"{role.role_id}:{name}", issued_at=now, expires_at=expires, jti=new_jti(), lineage=lineage,
-            role_session_name=name, mfa_time=mfa_time, mfa_device_id=mfa_device,
+            role_session_name=name, mfa_time=mfa_time, mfa_device_id=caller.mfa_device_id,
             access_key_id=caller.access_key_id, source_identity=new_source or caller.source_identity,
             session_tags=session_tags, session_policies=policies,
             ancestor_jtis=(*caller.claims.ancestor_jtis, caller.claims.jti) if caller.claims is not None else (),
         )
+        if mfa_code is not None or recovery_code is not None or serial_number is not None:
+            human = self._human(caller)
+            self._check_fits(claims, now, device=recovery_code is None)
+            verification = self._second_factor(human, mfa_code, serial_number, recovery_code)
+            if verification is not None:
+                claims = replace(claims, mfa_time=verification.verified_at, mfa_device_id=verification.device_id)
         return self._mint(claims, "assume_role", caller_arn=caller.principal_arn)
 
     def session_arn(self, role: Role, session_name: str) -> str:
@@ -409,12 +417,16 @@ class StsService:
             raise ValidationError("step-up needs a session token, not a long-term access key")
         if mfa_code is None and recovery_code is None:
             raise ValidationError("step-up needs TokenCode or a recovery code")
-        verification = self._second_factor(self._human(session), mfa_code, serial_number, recovery_code)
-        assert verification is not None
         now = self._now()
         original = session.claims
+        # Checked before the code is spent: a session within its leeway after exp passes
+        # `_require_live`, but can get no step-up, and a refused call must not use up the code.
         if original.expires_at - now <= 0:
             raise ExpiredToken("the session has expired")
+        human = self._human(session)
+        self._check_fits(original, now, device=recovery_code is None)
+        verification = self._second_factor(human, mfa_code, serial_number, recovery_code)
+        assert verification is not None
         claims = replace(original, issued_at=now, not_before=now, jti=new_jti(), mfa_time=verification.verified_at,
                          mfa_device_id=verification.device_id,
                          ancestor_jtis=(*original.ancestor_jtis, original.jti))

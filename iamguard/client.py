@@ -13,7 +13,7 @@ What it does for every request:
    TOTP code (the callback may be async with an async client), trades it for a fresh session at
    the step-up endpoint and retries the request once;
 4. on `401 ... error="invalid_token"` (revoked or expired early) it exchanges the key again and
-   retries once.
+   retries once (and if that retry meets a step-up challenge, steps up as in 3).
 
 Endpoint URLs may be relative; they are resolved against the request's URL. An `IamAuth` is bound
 to the origin (scheme, host, port) of the first request it authenticates: a request to another
@@ -147,6 +147,9 @@ class IamAuth(httpx.Auth):
         self._token: _Token | None = None
         self._lock = threading.Lock()
         self._origin: tuple[str, str, int | None] | None = None
+        # Exchanges and step-ups finished so far, and whether the last of each kind failed.
+        self._attempts = {"exchange": 0, "step_up": 0}
+        self._failed = {"exchange": False, "step_up": False}
         # Serialise exchanges and step-ups: a reentrant lock for threads (a sync client), one
         # asyncio lock per event loop (an asyncio lock cannot be shared between loops).
         self._sync_lock = threading.RLock()
@@ -191,7 +194,7 @@ class IamAuth(httpx.Auth):
             raise error("the token endpoint's answer cannot be read", response.status_code) from None
         if not isinstance(value, str) or not value:
             raise error("the token endpoint returned no token", response.status_code)
-        if not math.isfinite(expires_in):
+        if not math.isfinite(expires_in) or expires_in <= 0:  # a token already expired is never sent
             raise error("the token endpoint returned no usable expires_in", response.status_code)
         refresh_at = self.clock.time() + max(0.0, expires_in - self.refresh_margin)
         with self._lock:
@@ -208,41 +211,70 @@ class IamAuth(httpx.Auth):
         self._bind(request.url)
         token = self._current()
         if token is None:
+            seen = self._attempts["exchange"]
             yield _ACQUIRE
             token = self._current()  # another request may have exchanged while this one waited
             if token is None:
-                exchange = self._exchange(request)
-                token = self._keep((yield exchange), TokenExchangeError, exchange)
+                token = yield from self._attempt("exchange", seen, request)
             yield _RELEASE
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code != 401 or _origin(response.request.url) != _origin(request.url):
-            return  # a challenge from the origin a redirect led to is not ours to answer
-        error = challenge_error(response)
-        if error == "insufficient_user_authentication" and self.mfa_code is not None and self.step_up_url:
-            yield _ACQUIRE
-            fresh = self._current(stepped_up=True)
-            if fresh is None or fresh == token:
-                code = yield _NEED_CODE
-                step_up = _credential_request(request.url.join(self.step_up_url), {"mfa_code": code}, StepUpError,
-                                              headers={"Authorization": f"Bearer {token}"})
-                fresh = self._keep((yield step_up), StepUpError, step_up, stepped_up=True)
-            yield _RELEASE
-        elif error == "invalid_token":
-            yield _ACQUIRE
-            fresh = self._current()
-            if fresh is None or fresh == token:
-                self._drop()
-                exchange = self._exchange(request)
-                fresh = self._keep((yield exchange), TokenExchangeError, exchange)
-            yield _RELEASE
-        else:
-            return
-        request.headers["Authorization"] = f"Bearer {fresh}"
-        yield request
+        refreshed = stepped_up = False  # each kind of retry happens at most once: no loop
+        while response.status_code == 401 and _origin(response.request.url) == _origin(request.url):
+            # (a challenge from the origin a redirect led to is not ours to answer)
+            error = challenge_error(response)
+            if (error == "insufficient_user_authentication" and not stepped_up and self.mfa_code is not None
+                    and self.step_up_url):
+                stepped_up = True
+                seen = self._attempts["step_up"]
+                yield _ACQUIRE
+                fresh = self._current(stepped_up=True)
+                if fresh is None or fresh == token:
+                    fresh = yield from self._attempt("step_up", seen, request, token)
+                yield _RELEASE
+            elif error == "invalid_token" and not refreshed and not stepped_up:
+                # a token revoked early is exchanged again once; the retry may still meet a step-up
+                refreshed = True
+                seen = self._attempts["exchange"]
+                yield _ACQUIRE
+                fresh = self._current()
+                if fresh is None or fresh == token:
+                    self._drop()
+                    fresh = yield from self._attempt("exchange", seen, request)
+                yield _RELEASE
+            else:
+                return
+            token = fresh
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
 
-    def _exchange(self, request: httpx.Request) -> httpx.Request:
-        return _credential_request(request.url.join(self.token_url), self._login, TokenExchangeError)
+    def _attempt(self, kind: str, seen: int, request: httpx.Request,
+                 token: str = "") -> Generator[httpx.Request | _NeedCode, Any, str]:
+        """One exchange or step-up, run under the lock. If one that this request waited for failed,
+        it fails too instead of trying again (n concurrent requests are one failed login, not n)."""
+        error = TokenExchangeError if kind == "exchange" else StepUpError
+        with self._lock:
+            failed = self._attempts[kind] != seen and self._failed[kind]
+        if failed:
+            raise error(f"the concurrent {kind.replace('_', '-')} this request waited for failed")
+        try:
+            if kind == "exchange":
+                sent = _credential_request(request.url.join(self.token_url), self._login, error)
+            else:
+                code = yield _NEED_CODE
+                sent = _credential_request(request.url.join(self.step_up_url or ""), {"mfa_code": code}, error,
+                                           headers={"Authorization": f"Bearer {token}"})
+            value = self._keep((yield sent), error, sent, stepped_up=kind == "step_up")
+        except Exception:  # not GeneratorExit: a cancelled request has not failed for the others
+            self._settle(kind, failed=True)
+            raise
+        self._settle(kind, failed=False)
+        return value
+
+    def _settle(self, kind: str, *, failed: bool) -> None:
+        with self._lock:
+            self._attempts[kind] += 1
+            self._failed[kind] = failed
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()  # a streamed body could not be sent a second time on the retry
@@ -259,7 +291,12 @@ class IamAuth(httpx.Auth):
                     held = item.acquire
                     item = next(flow)
                 elif isinstance(item, _NeedCode):
-                    item = flow.send(self._code_sync())
+                    try:
+                        code = self._code_sync()
+                    except Exception as error:  # the flow records the failure and raises it again
+                        item = flow.throw(error)
+                    else:
+                        item = flow.send(code)
                 else:
                     response = yield item
                     response.read()
@@ -286,7 +323,12 @@ class IamAuth(httpx.Auth):
                     held = item.acquire
                     item = next(flow)
                 elif isinstance(item, _NeedCode):
-                    item = flow.send(await self._code_async())
+                    try:
+                        code = await self._code_async()
+                    except Exception as error:  # the flow records the failure and raises it again
+                        item = flow.throw(error)
+                    else:
+                        item = flow.send(code)
                 else:
                     response = yield item
                     await response.aread()
@@ -322,12 +364,13 @@ class IamAuth(httpx.Auth):
         return _checked_code(code)
 
 
-class _SentOnce(httpx.SyncByteStream, httpx.AsyncByteStream):
+class _SentOnce(httpx.ByteStream):
     """The body of a token or step-up request. httpx sends a request's own stream again when it
     follows a 307/308 redirect, to whatever host the Location names; this stream refuses a second
-    pass, so the secret or the one-time code cannot travel on. (In-process transports that read
-    `request.content` instead of the stream reach no other host; `IamAuth._keep` still refuses
-    the redirected answer there.)"""
+    pass, so the secret or the one-time code cannot travel on. It is a `ByteStream` because
+    `Request.read()` (which many transports call) swaps any other stream for a replayable copy of
+    the body, and the request keeps no read content, so reading it spends the stream as well;
+    `IamAuth._keep` also refuses any redirected answer."""
 
     def __init__(self, body: bytes, error: type[IamAuthError]) -> None:
         self._body = body
@@ -351,9 +394,10 @@ class _SentOnce(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def _credential_request(url: httpx.URL, body: dict[str, Any], error: type[IamAuthError],
                         headers: dict[str, str] | None = None) -> httpx.Request:
-    request = httpx.Request("POST", url, json=body, headers=headers)
-    request.stream = _SentOnce(request.content, error)  # headers and the read content stay as built
-    return request
+    built = httpx.Request("POST", url, json=body, headers=headers)
+    # No read content is kept: a transport that calls `request.read()` takes the body from the
+    # stream too, so the first send spends it and a redirect cannot send it again.
+    return httpx.Request("POST", url, headers=built.headers, stream=_SentOnce(built.content, error))
 
 
 def _checked_code(code: object) -> str:

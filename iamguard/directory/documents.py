@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from iamguard.directory.errors import InvalidInputError, LimitExceededError, MalformedPolicyDocumentError
 from iamguard.engine.compiler import Policy, parse_policy
 from iamguard.errors import Finding, PolicyError, join_pointer
-from iamguard.policy.arn import read_principal
+from iamguard.policy.arn import PrincipalName, read_principal
 from iamguard.policy.model import PolicyKind, StatementEffect
 
 _WHITESPACE = " \t\n\r"
@@ -65,15 +65,16 @@ def validated(source: object, kind: PolicyKind, *, limit: int, what: str) -> tup
 _KEPT_NUMBER = re.compile(r'"\\u0000([0-9]+)\\u0000"')
 
 
-def _names_principal(item: object, old: str) -> bool:
-    """Whether a principal entry names `old`: its ARN as written, or for a role any ARN of that
-    role (the engine matches a role's sessions by the role's name, whatever path the entry writes)."""
+def _names_principal(item: object, old: str, named: PrincipalName) -> bool:
+    """Whether a principal entry names `old` (read as `named`): its ARN as written, or for a role
+    any ARN of that role (the engine matches a role's sessions by the role's name, whatever path
+    the entry writes)."""
     if item == old:
         return True
-    if not isinstance(item, str):
+    if not isinstance(item, str) or named.kind != "role":
         return False
-    entry, named = read_principal(item), read_principal(old)
-    return entry.kind == named.kind == "role" and \
+    entry = read_principal(item)
+    return entry.kind == "role" and \
         (entry.partition, entry.account, entry.name) == (named.partition, named.account, named.name)
 
 
@@ -90,6 +91,7 @@ def principal_replaced(text: str, old: str, new: str) -> str:
         return f"\x00{len(numbers) - 1}\x00"
 
     document = json.loads(text, parse_int=kept, parse_float=kept)
+    named = read_principal(old)
     changed = False
     statements = document.get("Statement") if isinstance(document, dict) else None
     for statement in statements if isinstance(statements, list) else [statements]:
@@ -99,11 +101,12 @@ def principal_replaced(text: str, old: str, new: str) -> str:
             principal = statement.get(element)
             if not isinstance(principal, dict):
                 continue
-            named = principal.get("AWS")
-            if _names_principal(named, old):
+            written = principal.get("AWS")
+            if _names_principal(written, old, named):
                 principal["AWS"], changed = new, True
-            elif isinstance(named, list) and any(_names_principal(item, old) for item in named):
-                principal["AWS"], changed = [new if _names_principal(item, old) else item for item in named], True
+            elif isinstance(written, list) and any(_names_principal(item, old, named) for item in written):
+                principal["AWS"] = [new if _names_principal(item, old, named) else item for item in written]
+                changed = True
     if not changed:
         return text
     return _KEPT_NUMBER.sub(lambda match: numbers[int(match.group(1))], json.dumps(document, ensure_ascii=False))

@@ -20,8 +20,8 @@ from iamguard.directory.model import AttachedPolicy, InlinePolicy, Page, Role, T
 from iamguard.directory.principals import PrincipalOperations
 from iamguard.engine.compiler import Policy
 from iamguard.errors import Finding, join_pointer
-from iamguard.policy.arn import split_arn
-from iamguard.policy.model import PolicyKind, PrincipalEntry
+from iamguard.policy.arn import read_principal
+from iamguard.policy.model import PolicyKind
 from iamguard.store.base import ROLE, USER, DirectoryReader, EntityRecord
 
 
@@ -46,27 +46,17 @@ class RoleOperations(PrincipalOperations):
             if clause is None:
                 continue
             for entry in clause.entries:
-                kind = self._own_principal_kind(entry)
-                if kind is None:
-                    continue
-                name = entry.value.rsplit("/", 1)[-1]
-                record = reader.get_entity(self.tenant_id, kind, name)
+                named = read_principal(entry.value) if entry.type == "AWS" else None
+                if named is None or named.kind not in (USER, ROLE) or \
+                        (named.partition, named.account) != (self.partition, self.tenant_id):
+                    continue  # not a user or role of this tenant: not the directory's to check
+                record = reader.get_entity(self.tenant_id, named.kind, named.name)
                 if record is None or self._arn(record) != entry.value:
                     element = "NotPrincipal" if clause.negated else "Principal"
                     findings.append(Finding(join_pointer(join_pointer(statement.pointer, element), "AWS"),
-                                            f"{entry.value} names no {kind} of this tenant", "InvalidPrincipal"))
+                                            f"{entry.value} names no {named.kind} of this tenant", "InvalidPrincipal"))
         if findings:
             raise MalformedPolicyDocumentError("Invalid principal in policy", findings)
-
-    def _own_principal_kind(self, entry: PrincipalEntry) -> str | None:
-        """USER or ROLE when `entry` is the ARN of a user or role of this tenant, else None."""
-        if entry.type != "AWS":
-            return None
-        parts = split_arn(entry.value)
-        if parts is None or parts[2] != "iam" or parts[4] != self.tenant_id or parts[1] != self.partition:
-            return None
-        kind = parts[5].split("/", 1)[0]
-        return kind if kind in (USER, ROLE) else None
 
     def create_role(self, role_name: str, assume_role_policy_document: Any, path: str = "/",
                     description: str = "", max_session_duration: int = 3600,

@@ -874,11 +874,12 @@ class Guard:
             except RouteConfigError as exc:
                 raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
                                str(exc)) from None
-        names = rule.resource.names
-        clash = [name for name in params if name in names and name in self._fixed] if self._fixed else []
-        if clash:
-            raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
-                           f"{sorted(clash)} is both a path parameter and a fixed template value")
+        if self._fixed:  # most guards fix no template value: nothing to build on their requests
+            names = rule.resource.names
+            clash = [name for name in params if name in names and name in self._fixed]
+            if clash:
+                raise _Refusal(responses.access_denied(rule.action, None), codes.MAPPING_CONFLICT,
+                               f"{sorted(clash)} is both a path parameter and a fixed template value")
         try:
             return rule.resource.render({**self._fixed, **params})
         except TemplateError as exc:
